@@ -1,0 +1,37 @@
+# The commands a new user types: `make report`, `make demo`, `make test`.
+# The first run creates .venv and installs the pinned packages (about two minutes from local disk).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: report demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+report: $(STAMP)  ## the paper report (frozen results, or a GPU to train)
+	$(PY) build.py
+
+demo: $(STAMP)  ## the smoke profile: the whole chain on a tiny subset, on CPU
+	$(PY) build.py --profile smoke
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/eval_throughput.py
+	$(PY) benchmarks/build_time.py
+
+clean:
+	rm -rf out runs

@@ -1,0 +1,1 @@
+"""Computing half of the study: data, model, training, evaluation, analysis (torch and numpy)."""

@@ -1,0 +1,1 @@
+"""Presenting half of the study: figures, templates, HTML, PDF and checks (never imports torch)."""
