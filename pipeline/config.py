@@ -12,6 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from pipeline.errors import StudyError
+
 # Test-set IDs (official order) of the five failure cases the study shows (seed §4, Table 1).
 STUDY_CASE_IDS: tuple[int, ...] = (3640, 2372, 8225, 5864, 1214)
 
@@ -84,7 +86,7 @@ PROFILE_OVERRIDES: dict[str, dict[str, dict]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(StudyError, ValueError):
     """A setting that cannot be used; the message names it and the fix."""
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.config import DataConfig
+from pipeline.errors import StudyError
 
 # Per-channel statistics of the CIFAR-100 training images (the values used by the common CIFAR-100
 # training recipes, e.g. weiaicunzai/pytorch-cifar100 conf/global_settings.py).
@@ -52,7 +53,7 @@ REBUILT_DIGESTS = {
 }
 
 
-class DataError(RuntimeError):
+class DataError(StudyError, RuntimeError):
     """The dataset cannot be used; the message names the folder or file and the fix."""
 
 
@@ -180,7 +181,9 @@ def load_splits(cfg: DataConfig, folder: Path) -> Splits:
     synthetic = (folder / SYNTHETIC_MARKER).exists()
     if not synthetic:
         ensure_downloaded(folder)
-    train, test, meta = (read_verified(folder / name, verify=not synthetic) for name in ("train", "test", "meta"))
+    train, test, meta = (
+        read_verified(folder / name, verify=not synthetic) for name in ("train", "test", "meta")
+    )
     train_idx, val_idx = split_indices(len(train["fine_labels"]), cfg.val_size, cfg.split_seed)
     test_labels = np.asarray(test["fine_labels"], dtype=np.int64)
     test_ids = stratified_test_ids(test_labels, cfg.test_subset, cfg.keep_test_ids, cfg.split_seed)

@@ -10,11 +10,13 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from pipeline.errors import StudyError
+
 NUM_CLASSES = 100
 PARAMETERS = 11_220_132  # of this architecture with 100 classes (../shared/DESIGN.md)
 
 
-class WeightsError(ValueError):
+class WeightsError(StudyError, ValueError):
     """Weights that do not fit this architecture; the message names the keys."""
 
 

@@ -84,5 +84,7 @@ def write_synthetic(root: Path, n_train: int = 50_000, n_test: int = 10_000, see
         tmp = folder / f".{name}.tmp"
         tmp.write_bytes(pickle.dumps(entry, protocol=2))
         tmp.replace(folder / name)
-    (folder / SYNTHETIC_MARKER).write_text("synthetic stand-in for CIFAR-100, written by pipeline/synthetic.py\n")
+    (folder / SYNTHETIC_MARKER).write_text(
+        "synthetic stand-in for CIFAR-100, written by pipeline/synthetic.py\n"
+    )
     return folder

@@ -1,0 +1,119 @@
+"""Stage caching: a stage runs only when its key changes.
+
+A key hashes three things: the config fields the stage depends on, the content of its input
+files, and its code. Python code is hashed by its syntax tree without docstrings, so a comment or
+a reformat does not retrain a model. The key's three parts are stored beside the outputs, so the
+log can say *why* a stage ran. Imports nothing heavy: a no-op rebuild only reads keys.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.files import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_digest(path: Path) -> str:
+    """Digest of a source file: Python by its syntax tree without docstrings, anything else by bytes."""
+    data = Path(path).read_bytes()
+    if Path(path).suffix == ".py":
+        try:
+            return _sha(ast.dump(_strip_docstrings(ast.parse(data))).encode())
+        except SyntaxError:
+            pass
+    return _sha(data)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    """Files, and the files inside folders, in a stable order."""
+    out = []
+    for p in map(Path, paths):
+        out += sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    return out
+
+
+@dataclass(frozen=True)
+class Key:
+    config: str
+    inputs: str
+    code: str
+
+    @classmethod
+    def of(cls, config: dict, inputs: Iterable[Path], code: Iterable[Path]) -> Key:
+        config_text = json.dumps(config, sort_keys=True, default=str)
+        input_parts = [f"{p.name}:{file_digest(p)}" for p in _expand(inputs)]
+        code_parts = [
+            f"{p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}:{code_digest(p)}" for p in _expand(code)
+        ]
+        return cls(
+            _sha(config_text.encode()),
+            _sha("\n".join(input_parts).encode()),
+            _sha("\n".join(code_parts).encode()),
+        )
+
+    def why_different(self, old: dict | None) -> str:
+        if old is None:
+            return "no previous output"
+        changed = [name for name in ("config", "inputs", "code") if old.get(name) != getattr(self, name)]
+        return (" and ".join(changed) + " changed") if changed else "outputs missing"
+
+
+@dataclass
+class Stage:
+    """One step of the flow: its name, the file recording its key, and the outputs it must leave."""
+
+    name: str
+    key_file: Path
+    outputs: list[Path]
+
+    def stored(self) -> dict | None:
+        try:
+            return json.loads(self.key_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def is_current(self, key: Key) -> bool:
+        old = self.stored()
+        return old is not None and old == key.__dict__ and all(p.exists() for p in self.outputs)
+
+    def run(self, key: Key, work: Callable[[], object], log: Callable[[str], None] = print) -> bool:
+        """Run `work` unless the key is unchanged; record the key only after it succeeded."""
+        start = time.perf_counter()
+        if self.is_current(key):
+            log(f"{self.name:<22} skipped: inputs unchanged ({time.perf_counter() - start:.2f} s)")
+            return False
+        reason = key.why_different(self.stored()) if self.stored() != key.__dict__ else "outputs missing"
+        self.key_file.unlink(missing_ok=True)  # a stage interrupted half-way must not look current
+        work()
+        write_json(self.key_file, key.__dict__)
+        log(f"{self.name:<22} ran: {reason} ({time.perf_counter() - start:.1f} s)")
+        return True

@@ -1,0 +1,248 @@
+"""The claims ledger: what the study states against what a build measures.
+
+`report/claims.yaml` lists every number the study's report states, as a claim of results.json with
+the stated value and a tolerance, and its qualitative statements as predicates over claims. The
+checks here turn a build's results into a table (claim, stated, measured, difference, tolerance,
+verdict) for `build.py check` and the report's appendix. Pure functions except the two loaders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import StudyError
+
+OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class ClaimsError(StudyError, ValueError):
+    """claims.yaml or results.json cannot be used; the message names the file and the entry."""
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_results(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ClaimsError(f"{path} is unreadable ({exc}): rebuild it with python build.py") from None
+
+
+def _tolerance_ok(tol) -> bool:
+    if tol == "exact" or tol is None:
+        return True
+    if isinstance(tol, str):
+        return tol.endswith("%") and _is_number(tol[:-1])
+    return isinstance(tol, int | float) and not isinstance(tol, bool) and tol >= 0
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def validate_claims(doc, path: Path) -> dict:
+    """Every row has a claim name and a stated value; tolerances are numbers, "N%" or "exact"."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
+        raise ClaimsError(f"{path}: expected a mapping with a 'claims' list: fix the file's structure")
+    for i, row in enumerate(doc["claims"], 1):
+        if not isinstance(row, dict) or "claim" not in row or "stated" not in row:
+            raise ClaimsError(f"{path}: claims entry {i} needs 'claim' and 'stated': fix that entry")
+        if not _tolerance_ok(row.get("tolerance")):
+            raise ClaimsError(
+                f"{path}: claim {row['claim']} has tolerance {row['tolerance']!r}: use a number, 'N%' or 'exact'"
+            )
+    for i, pred in enumerate(doc.get("predicates") or [], 1):
+        conds = pred.get("all") if isinstance(pred, dict) else None
+        if not conds or not all(isinstance(c, list) and len(c) == 3 and c[1] in OPS for c in conds):
+            raise ClaimsError(
+                f"{path}: predicate {i} needs 'all': a list of [claim, op, value] with op in {' '.join(OPS)}"
+            )
+    for unit, tol in (doc.get("default_tolerance") or {}).items():
+        if not _tolerance_ok(tol):
+            raise ClaimsError(
+                f"{path}: default_tolerance for {unit} is {tol!r}: use a number, 'N%' or 'exact'"
+            )
+    return doc
+
+
+def load_claims(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise ClaimsError(f"{path} cannot be read as YAML ({reason}): fix the file") from None
+    return validate_claims(doc, Path(path))
+
+
+# ----------------------------------------------------------------------------- comparing
+
+
+def allowed(tolerance, stated) -> float | None:
+    """The absolute tolerance for a stated value; None means the values must be equal."""
+    if tolerance in (None, "exact"):
+        return None
+    if isinstance(tolerance, str):
+        return abs(float(stated)) * float(tolerance[:-1]) / 100
+    return float(tolerance)
+
+
+def _numeric(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def compare(claim: str, stated, measured, tolerance) -> dict:
+    """One row of the check table."""
+    row = {"claim": claim, "stated": stated, "measured": measured, "difference": None, "tolerance": tolerance}
+    if measured is None:
+        return {**row, "verdict": "missing"}
+    tol = allowed(tolerance, stated) if _numeric(stated) else None
+    if _numeric(stated) and _numeric(measured):
+        row["difference"] = measured - stated
+        ok = measured == stated if tol is None else abs(measured - stated) <= tol + 1e-9
+    else:
+        ok = measured == stated
+    return {**row, "verdict": "pass" if ok else "fail"}
+
+
+def claim_value(results: dict, name: str):
+    entry = results.get("claims", {}).get(name)
+    return None if entry is None else entry.get("value")
+
+
+def _operand(results: dict, x):
+    return claim_value(results, x) if isinstance(x, str) else x
+
+
+def check_predicate(results: dict, pred: dict) -> dict:
+    """A qualitative statement: every condition [claim, op, claim or value] must hold."""
+    measured, ok = [], True
+    for left, op, right in pred["all"]:
+        a, b = _operand(results, left), _operand(results, right)
+        if a is None or b is None:
+            return {
+                "claim": pred["name"],
+                "stated": pred["text"],
+                "measured": None,
+                "difference": None,
+                "tolerance": None,
+                "verdict": "missing",
+            }
+        measured.append(f"{left} = {_short(a)} {op} {_short(b)}")
+        ok = ok and OPS[op](a, b)
+    verdict = "pass" if ok else "fail"
+    return {
+        "claim": pred["name"],
+        "stated": pred["text"],
+        "measured": "; ".join(measured),
+        "difference": None,
+        "tolerance": None,
+        "verdict": verdict,
+    }
+
+
+def _short(x) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def check_published(results: dict, claims: dict) -> list[dict]:
+    """Every stated number and qualitative statement of the study against a build's results."""
+    rows = [
+        compare(c["claim"], c["stated"], claim_value(results, c["claim"]), c.get("tolerance"))
+        for c in claims["claims"]
+    ]
+    for row, c in zip(rows, claims["claims"], strict=True):
+        row["where"] = c.get("where", "")
+    rows += [{**check_predicate(results, p), "where": "predicate"} for p in claims.get("predicates") or []]
+    rows += [identity_row(i) for i in results.get("identities", [])]
+    return rows
+
+
+def identity_row(identity: dict) -> dict:
+    return {
+        "claim": identity["name"],
+        "stated": identity.get("lhs"),
+        "measured": identity.get("rhs"),
+        "difference": None,
+        "tolerance": "exact",
+        "verdict": "pass" if identity.get("holds") else "fail",
+        "where": "identity",
+    }
+
+
+def same_inputs(current: dict, reference: dict) -> bool:
+    return bool(current.get("inputs")) and current.get("inputs") == reference.get("inputs")
+
+
+def check_against_frozen(current: dict, reference: dict, claims: dict) -> list[dict]:
+    """Every claim of a build against the analysis of the frozen results.
+
+    Analysis of the same inputs must match exactly; a retrained run within the claim's tolerance
+    (claims.yaml, or the default for its unit).
+    """
+    exact = same_inputs(current, reference)
+    stated_tol = {c["claim"]: c.get("tolerance") for c in claims["claims"]}
+    defaults = claims.get("default_tolerance") or {}
+    rows = []
+    for name, entry in reference.get("claims", {}).items():
+        tol = None if exact else stated_tol.get(name, defaults.get(entry.get("unit"), "exact"))
+        row = compare(name, entry.get("value"), claim_value(current, name), tol)
+        if entry.get("value") is None and row["measured"] is None:
+            row["verdict"] = "pass"  # absent on both sides (e.g. a reduction from zero)
+        rows.append(
+            {**row, "where": "frozen (same inputs: exact)" if exact else "frozen (retrained: tolerance)"}
+        )
+    rows += [identity_row(i) for i in current.get("identities", [])]
+    return rows
+
+
+# ----------------------------------------------------------------------------- printing
+
+
+def summary(rows: list[dict]) -> dict:
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "missing")}
+    return counts
+
+
+def _cell(x) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return "nan" if math.isnan(x) else f"{x:.4g}"
+    return str(x)
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ("claim", "stated", "measured", "difference", "tolerance", "verdict")
+    cells = [header] + [tuple(_cell(r[h]) for h in header) for r in rows]
+    widths = [min(max(len(c[i]) for c in cells), 48) for i in range(len(header))]
+    lines = ["  ".join(c[i][:48].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_checks(rows: list[dict], as_json: bool = False) -> int:
+    """Print the table (or JSON) and return the exit status: 1 when any claim fails or is missing."""
+    counts = summary(rows)
+    if as_json:
+        print(json.dumps({"rows": rows, "summary": counts}, indent=1))
+    else:
+        print(format_table(rows))
+        print(f"claims: {counts['pass']} pass, {counts['fail']} fail, {counts['missing']} missing")
+    return 1 if counts["fail"] or counts["missing"] else 0

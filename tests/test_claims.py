@@ -1,0 +1,96 @@
+"""The claims ledger: loading claims.yaml and cases.yaml, comparing, predicates, identities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from report.cases import CasesError, load_case_ids, load_cases
+from report.claims import (
+    ClaimsError,
+    check_against_frozen,
+    check_published,
+    compare,
+    load_claims,
+    print_checks,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _results(**values) -> dict:
+    claims = {k.replace("__", "."): {"value": v, "unit": "percent"} for k, v in values.items()}
+    return {
+        "claims": claims,
+        "identities": [{"name": "wrong", "lhs": 3, "rhs": 3, "holds": True}],
+        "inputs": {"a": 1},
+    }
+
+
+def test_the_committed_ledger_loads_and_names_known_claims():
+    claims = load_claims(ROOT / "report" / "claims.yaml")
+    names = {c["claim"] for c in claims["claims"]}
+    assert {"baseline.test_accuracy", "cutmix.wrong_ge_99", "migration.corrected", "case.1214.fixed"} <= names
+    assert len(claims["claims"]) >= 50 and len(claims["predicates"]) >= 5
+
+
+@pytest.mark.parametrize(
+    ("stated", "measured", "tol", "verdict"),
+    [(60.69, 60.0, 1.0, "pass"), (60.69, 59.6, 1.0, "fail"), (315, 370, "20%", "pass"), (315, 380, "20%", "fail"),
+     ("crab", "crab", None, "pass"), ("crab", "lobster", None, "fail"), (True, False, None, "fail"), (5, None, 0, "missing")],
+)  # fmt: skip
+def test_compare(stated, measured, tol, verdict):
+    assert compare("x", stated, measured, tol)["verdict"] == verdict
+
+
+def test_predicates_and_identities_are_checked():
+    claims = {
+        "claims": [{"claim": "a.b", "stated": 10, "tolerance": 1}],
+        "predicates": [
+            {"name": "p", "text": "a.b above c.d", "all": [["a.b", ">", "c.d"], ["a.b", "<", 100]]}
+        ],
+    }
+    rows = check_published(_results(a__b=10.5, c__d=3), claims)
+    assert [r["verdict"] for r in rows] == ["pass", "pass", "pass"]
+    rows = check_published(_results(a__b=10.5, c__d=30), claims)
+    assert rows[1]["verdict"] == "fail" and print_checks(rows) == 1
+
+
+def test_against_frozen_is_exact_for_the_same_inputs_and_tolerant_after_a_retrain(capsys):
+    claims = {
+        "claims": [{"claim": "a.b", "stated": 1, "tolerance": 1.0}],
+        "default_tolerance": {"percent": 0.5},
+    }
+    reference = _results(a__b=10.0, c__d=3.0)
+    moved = _results(a__b=10.4, c__d=3.2)
+    assert {r["verdict"] for r in check_against_frozen(moved, reference, claims)} == {"fail", "pass"}
+    moved["inputs"] = {"a": 2}  # another run: tolerances apply
+    assert {r["verdict"] for r in check_against_frozen(moved, reference, claims)} == {"pass"}
+    assert print_checks(check_against_frozen(reference, reference, claims)) == 0
+    assert "3 pass, 0 fail" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("claims: [{stated: 1}]", "needs 'claim' and 'stated'"), ("claims: [", "cannot be read as YAML"),
+     ("- 1", "expected a mapping"), ("claims: [{claim: a, stated: 1, tolerance: lots}]", "has tolerance")],
+)  # fmt: skip
+def test_malformed_claims_yaml_is_one_clear_line(tmp_path, text, match):
+    path = tmp_path / "claims.yaml"
+    path.write_text(text)
+    with pytest.raises(ClaimsError, match=match) as err:
+        load_claims(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cases_yaml(tmp_path):
+    assert load_case_ids(ROOT / "assets" / "cases.yaml") == (3640, 2372, 8225, 5864, 1214)
+    path = tmp_path / "cases.yaml"
+    path.write_text("12: a hypothesis\n7: {hypothesis: another}\n")
+    assert load_cases(path) == {12: "a hypothesis", 7: "another"}
+    for text, match in [("10000: x", "not a test-set ID"), ("-1: x", "not a test-set ID"), ("a: x", "not a test-set ID"),
+                        ("[1, 2]", "expected a mapping"), ("3: [x]", "needs a hypothesis"), ("3: {", "cannot be read")]:  # fmt: skip
+        path.write_text(text)
+        with pytest.raises(CasesError, match=match):
+            load_cases(path)

@@ -1,0 +1,78 @@
+"""Stage caching: keys, skips, reasons, atomic outputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.files import OutputError, atomic_dir, atomic_path, ensure_writable, write_text
+from pipeline.stages import Key, Stage, code_digest
+
+
+def _stage(tmp_path):
+    return Stage("demo", tmp_path / ".keys" / "demo.json", [tmp_path / "out.txt"])
+
+
+def test_a_stage_runs_once_then_skips_until_an_input_changes(tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("a")
+    calls, lines = [], []
+
+    def work():
+        calls.append(1)
+        write_text(tmp_path / "out.txt", src.read_text())
+
+    key = Key.of({"x": 1}, [src], [])
+    assert _stage(tmp_path).run(key, work, lines.append)
+    assert not _stage(tmp_path).run(Key.of({"x": 1}, [src], []), work, lines.append)
+    src.write_text("b")
+    assert _stage(tmp_path).run(Key.of({"x": 1}, [src], []), work, lines.append)
+    assert _stage(tmp_path).run(Key.of({"x": 2}, [src], []), work, lines.append)
+    assert len(calls) == 3
+    assert "no previous output" in lines[0] and "skipped" in lines[1]
+    assert "inputs changed" in lines[2] and "config changed" in lines[3]
+
+
+def test_missing_outputs_rerun_and_a_failed_stage_is_not_recorded(tmp_path):
+    key = Key.of({}, [], [])
+    stage = _stage(tmp_path)
+    stage.run(key, lambda: write_text(tmp_path / "out.txt", "x"), print)
+    (tmp_path / "out.txt").unlink()
+    assert stage.run(key, lambda: write_text(tmp_path / "out.txt", "x"), print)
+
+    def boom():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stage.run(Key.of({"new": 1}, [], []), boom, print)
+    assert stage.stored() is None and (tmp_path / "out.txt").read_text() == "x"
+
+
+def test_code_digest_ignores_comments_and_docstrings_but_not_code(tmp_path):
+    a, b, c = (tmp_path / n for n in ("a.py", "b.py", "c.py"))
+    a.write_text('"""Doc."""\nx = 1  # one\n')
+    b.write_text("x = 1\n\n\n# another comment\n")
+    c.write_text("x = 2\n")
+    assert code_digest(a) == code_digest(b) != code_digest(c)
+
+
+def test_atomic_writes_leave_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "f.txt"
+    write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    site = tmp_path / "site"
+    with atomic_dir(site) as d:
+        (d / "index.html").write_text("v1")
+    with pytest.raises(RuntimeError), atomic_dir(site) as d:
+        (d / "index.html").write_text("v2")
+        raise RuntimeError
+    assert (site / "index.html").read_text() == "v1"
+
+
+def test_unwritable_output_folder_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match="choose another folder with --out"):
+        ensure_writable(blocker / "out")
