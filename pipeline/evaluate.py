@@ -1,0 +1,248 @@
+"""Evaluation of one trained run: logits, Grad-CAM maps and the shown images -> eval.npz.
+
+The layout of eval.npz is the contract in RESULTS.md. The test split lives on the device as one
+uint8 tensor and each batch is normalised there (as in KellerJordan/cifar10-airbench); inference
+runs under `torch.inference_mode` in channels_last, which `benchmarks/eval_throughput.py` measures
+against a plain NCHW loop. Grad-CAM needs gradients, so it runs outside inference mode, in fp32 on
+the uncompiled module (pipeline/gradcam.py). Files are written atomically and read without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.cases import confidently_wrong, gallery_positions
+from pipeline.checkpoint import CheckpointError, load_weights_file, read_checkpoint, write_history
+from pipeline.config import RunConfig
+from pipeline.data import load_splits, normalize_batch
+from pipeline.gradcam import gradcam, uncompiled
+from pipeline.model import build_model, to_device
+from pipeline.provenance import provenance as run_provenance
+from pipeline.scores import score
+
+N_CONFIDENT_WRONG = 64  # most confidently wrong test images whose pixels eval.npz keeps for the report
+
+# key -> (dtype kind, number of dimensions), RESULTS.md; load_eval refuses a file that differs.
+EVAL_LAYOUT: dict[str, tuple[str, int]] = {
+    "test_ids": ("i", 1),
+    "test_logits": ("f", 2),
+    "test_labels": ("i", 1),
+    "test_coarse": ("i", 1),
+    "val_logits": ("f", 2),
+    "val_labels": ("i", 1),
+    "cam_pred": ("f", 3),
+    "cam_true": ("f", 3),
+    "shown_ids": ("i", 1),
+    "shown_images": ("u", 4),
+    "class_names": ("U", 1),
+    "coarse_names": ("U", 1),
+    "provenance": ("U", 0),
+}
+
+
+class EvalFileError(ValueError):
+    """An eval.npz that cannot be used; the one-line message names the file and the fix."""
+
+
+# ----------------------------------------------------------------------------- model outputs
+
+
+def _batches(n: int, batch_size: int) -> range:
+    return range(0, n, batch_size)
+
+
+def predict_logits(
+    model: nn.Module, images_uint8: torch.Tensor, device: torch.device, batch_size: int = 256
+) -> torch.Tensor:
+    """uint8 (N, 3, 32, 32) -> float32 (N, C) logits on the CPU; eval mode, batched, channels_last."""
+    model.eval()
+    images = images_uint8.to(device)  # the whole split on the device, once
+    out = []
+    with torch.inference_mode():
+        for start in _batches(len(images), batch_size):
+            x = normalize_batch(images[start : start + batch_size])  # float32, channels_last
+            out.append(model(x).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def gradcam_maps(
+    model: nn.Module,
+    images_uint8: torch.Tensor,
+    targets: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Grad-CAM at layer4 for class targets[i] of image i -> float32 (N, 4, 4) on the CPU, unnormalised."""
+    model = uncompiled(model)
+    images, targets = images_uint8.to(device), targets.to(device)
+    out = [
+        gradcam(model, normalize_batch(images[s : s + batch_size]), targets[s : s + batch_size]).cpu()
+        for s in _batches(len(images), batch_size)
+    ]
+    return torch.cat(out) if out else torch.empty(0, 4, 4)
+
+
+def cams_pred_and_true(
+    model: nn.Module,
+    images_uint8: torch.Tensor,
+    predicted: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """Grad-CAM for the predicted and for the true class: (N, 4, 4) each.
+
+    Where the prediction is right the two targets are the same class, so only the wrong images
+    need a second pass (most of the test set on the study's models is right).
+    """
+    cam_pred = gradcam_maps(model, images_uint8, predicted, device, batch_size)
+    cam_true = cam_pred.clone()
+    wrong = torch.nonzero(predicted != labels).flatten()
+    if len(wrong):
+        cam_true[wrong] = gradcam_maps(model, images_uint8[wrong], labels[wrong], device, batch_size)
+    return {"cam_pred": cam_pred.numpy(), "cam_true": cam_true.numpy()}
+
+
+# ----------------------------------------------------------------------------- images to keep
+
+
+def shown_positions(
+    test_ids: np.ndarray, logits: np.ndarray, labels: np.ndarray, case_ids: tuple[int, ...] | list[int]
+) -> np.ndarray:
+    """Positions (in test order) of the images the report shows: evaluated cases and the confidently wrong."""
+    cases = np.flatnonzero(np.isin(test_ids, np.asarray(list(case_ids), dtype=np.int64)))
+    scored = score(logits, labels)  # the same ranking as the analysis, so the gallery's images are here
+    wrong = confidently_wrong(scored, N_CONFIDENT_WRONG)
+    # The gallery takes one per predicted class, which can reach below the top 64 overall.
+    gallery = gallery_positions(scored, N_CONFIDENT_WRONG)
+    return np.unique(np.concatenate([cases, wrong, gallery]).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def evaluate_run(
+    model: nn.Module,
+    splits: Any,
+    device: torch.device,
+    shown_case_ids: tuple[int, ...] | list[int],
+    provenance: dict,
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """Everything eval.npz holds for one trained model (RESULTS.md), as numpy arrays.
+
+    `model` is already on `device` (pipeline.model.to_device); `splits` is a pipeline.data.Splits
+    or anything with its fields (test, val, test_ids, test_coarse, class_names, coarse_names).
+    """
+    test_logits = predict_logits(model, splits.test.images, device, batch_size)
+    val_logits = predict_logits(model, splits.val.images, device, batch_size)
+    test_labels = splits.test.labels.cpu()
+    predicted = test_logits.argmax(1)
+    logits_np, labels_np = test_logits.numpy(), test_labels.numpy().astype(np.int64)
+    test_ids = np.asarray(splits.test_ids, dtype=np.int64)
+    shown = shown_positions(test_ids, logits_np, labels_np, shown_case_ids)
+    return {
+        "test_ids": test_ids,
+        "test_logits": logits_np.astype(np.float32),
+        "test_labels": labels_np,
+        "test_coarse": np.asarray(splits.test_coarse, dtype=np.int64),
+        "val_logits": val_logits.numpy().astype(np.float32),
+        "val_labels": splits.val.labels.cpu().numpy().astype(np.int64),
+        **cams_pred_and_true(model, splits.test.images, predicted, test_labels, device, batch_size),
+        "shown_ids": test_ids[shown],
+        "shown_images": splits.test.images[shown].permute(0, 2, 3, 1).cpu().numpy().astype(np.uint8),
+        "class_names": np.asarray(list(splits.class_names), dtype=str),
+        "coarse_names": np.asarray(list(splits.coarse_names), dtype=str),
+        "provenance": np.asarray(json.dumps(provenance, sort_keys=True, default=str)),
+    }
+
+
+def evaluate_weights(
+    cfg: RunConfig,
+    weights: Path,
+    data_folder: Path,
+    run_dir: Path,
+    device_name: str | None = None,
+    batch_size: int = 256,
+) -> Path:
+    """The evaluate stage of build.py: load the weights and the data, evaluate, write run_dir/eval.npz.
+
+    Weights from elsewhere (--checkpoint-*) get a history.json beside eval.npz: the epochs stored
+    in the checkpoint when it is one of ours, else an empty list (the report then has no curves).
+    """
+    device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    splits = load_splits(cfg.data, data_folder)
+    model = to_device(load_weights_file(weights, build_model(), expect=cfg), device).eval()
+    prov = run_provenance(cfg, splits.split_hash, device, splits.source) | {"weights": str(weights)}
+    arrays = evaluate_run(model, splits, device, cfg.data.keep_test_ids, prov, batch_size)
+    path = save_eval(Path(run_dir) / "eval.npz", arrays)
+    if Path(weights).resolve() != (Path(run_dir) / "checkpoint.pt").resolve():
+        write_history(Path(run_dir) / "history.json", prov, _stored_epochs(Path(weights)))
+    return path
+
+
+def _stored_epochs(weights: Path) -> list[dict]:
+    try:
+        return list(read_checkpoint(weights)["history"])
+    except CheckpointError:  # a bare state_dict trained elsewhere carries no history
+        return []
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def save_eval(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write eval.npz atomically: a temp file in the same folder, then os.replace over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _refuse(path: Path, why: str) -> EvalFileError:
+    return EvalFileError(f"{path}: {why}; delete it and run the evaluate stage again (python build.py)")
+
+
+def load_eval(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read eval.npz (no pickle) and check it holds every key of RESULTS.md with the right dtype kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise _refuse(path, "no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}  # read everything now, so corruption shows here
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise _refuse(path, f"truncated or corrupt ({type(exc).__name__})") from None
+    _check_layout(path, arrays)
+    return arrays
+
+
+def _check_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    missing = [k for k in EVAL_LAYOUT if k not in arrays]
+    if missing:
+        raise _refuse(path, f"incomplete, missing {', '.join(missing)}")
+    for key, (kind, ndim) in EVAL_LAYOUT.items():
+        if arrays[key].dtype.kind != kind or arrays[key].ndim != ndim:
+            raise _refuse(path, f"{key} has dtype {arrays[key].dtype} and {arrays[key].ndim} dims")
+    n = len(arrays["test_ids"])
+    if any(
+        len(arrays[k]) != n for k in ("test_logits", "test_labels", "test_coarse", "cam_pred", "cam_true")
+    ):
+        raise _refuse(path, "the test arrays have different lengths")
