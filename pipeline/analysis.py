@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import attention, calibration, cases, confusions, migration, selective, stats
-from pipeline.config import AnalysisConfig
+from pipeline.config import MODELS, AnalysisConfig
+from pipeline.errors import StudyError
 from pipeline.scores import Scored, score
 
 SCHEMA = 1
-MODELS = ("baseline", "cutmix")
 RISK_COVERAGE_POINTS = 501  # points of the risk-coverage series; the area uses every image
 IDENTITY_TOLERANCE = 1e-6  # points, for identities between float claims
 # what analyse reads of each eval.npz (RESULTS.md); the shown images and cam_true are for the figures
@@ -30,7 +30,7 @@ REQUIRED_KEYS = ("test_ids", "test_logits", "test_labels", "test_coarse", "val_l
 REQUIRED_KEYS += ("cam_pred", "class_names", "provenance")
 
 
-class AnalysisError(RuntimeError):
+class AnalysisError(StudyError, RuntimeError):
     """An identity between the claims does not hold: the numbers contradict each other."""
 
 

@@ -10,10 +10,6 @@ the uncompiled module (pipeline/gradcam.py). Files are written atomically and re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +21,13 @@ from pipeline.cases import confidently_wrong, gallery_positions
 from pipeline.checkpoint import CheckpointError, load_weights_file, read_checkpoint, write_history
 from pipeline.config import RunConfig
 from pipeline.data import load_splits, normalize_batch
+from pipeline.evalfile import save_eval
 from pipeline.gradcam import gradcam, uncompiled
 from pipeline.model import build_model, to_device
 from pipeline.provenance import provenance as run_provenance
 from pipeline.scores import score
 
 N_CONFIDENT_WRONG = 64  # most confidently wrong test images whose pixels eval.npz keeps for the report
-
-# key -> (dtype kind, number of dimensions), RESULTS.md; load_eval refuses a file that differs.
-EVAL_LAYOUT: dict[str, tuple[str, int]] = {
-    "test_ids": ("i", 1),
-    "test_logits": ("f", 2),
-    "test_labels": ("i", 1),
-    "test_coarse": ("i", 1),
-    "val_logits": ("f", 2),
-    "val_labels": ("i", 1),
-    "cam_pred": ("f", 3),
-    "cam_true": ("f", 3),
-    "shown_ids": ("i", 1),
-    "shown_images": ("u", 4),
-    "class_names": ("U", 1),
-    "coarse_names": ("U", 1),
-    "provenance": ("U", 0),
-}
-
-
-class EvalFileError(ValueError):
-    """An eval.npz that cannot be used; the one-line message names the file and the fix."""
-
 
 # ----------------------------------------------------------------------------- model outputs
 
@@ -196,53 +171,3 @@ def _stored_epochs(weights: Path) -> list[dict]:
         return list(read_checkpoint(weights)["history"])
     except CheckpointError:  # a bare state_dict trained elsewhere carries no history
         return []
-
-
-# ----------------------------------------------------------------------------- the file
-
-
-def save_eval(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
-    """Write eval.npz atomically: a temp file in the same folder, then os.replace over the target."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _refuse(path: Path, why: str) -> EvalFileError:
-    return EvalFileError(f"{path}: {why}; delete it and run the evaluate stage again (python build.py)")
-
-
-def load_eval(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read eval.npz (no pickle) and check it holds every key of RESULTS.md with the right dtype kind."""
-    path = Path(path)
-    if not path.is_file():
-        raise _refuse(path, "no such file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}  # read everything now, so corruption shows here
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
-        raise _refuse(path, f"truncated or corrupt ({type(exc).__name__})") from None
-    _check_layout(path, arrays)
-    return arrays
-
-
-def _check_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    missing = [k for k in EVAL_LAYOUT if k not in arrays]
-    if missing:
-        raise _refuse(path, f"incomplete, missing {', '.join(missing)}")
-    for key, (kind, ndim) in EVAL_LAYOUT.items():
-        if arrays[key].dtype.kind != kind or arrays[key].ndim != ndim:
-            raise _refuse(path, f"{key} has dtype {arrays[key].dtype} and {arrays[key].ndim} dims")
-    n = len(arrays["test_ids"])
-    if any(
-        len(arrays[k]) != n for k in ("test_logits", "test_labels", "test_coarse", "cam_pred", "cam_true")
-    ):
-        raise _refuse(path, "the test arrays have different lengths")

@@ -13,17 +13,8 @@ import torch
 from pipeline import evaluate
 from pipeline.config import DataConfig, RunConfig
 from pipeline.data import Split, normalize_batch
-from pipeline.evaluate import (
-    EVAL_LAYOUT,
-    EvalFileError,
-    evaluate_run,
-    evaluate_weights,
-    gradcam_maps,
-    load_eval,
-    predict_logits,
-    save_eval,
-    shown_positions,
-)
+from pipeline.evalfile import EVAL_LAYOUT, EvalFileError, load_eval, save_eval
+from pipeline.evaluate import evaluate_run, evaluate_weights, gradcam_maps, predict_logits, shown_positions
 from pipeline.model import build_model, to_device
 
 CPU = torch.device("cpu")
