@@ -1,0 +1,177 @@
+"""Figures: each function on the fixture results returns a Figure with the expected panels and
+something drawn in them; edge cases draw placeholders instead of failing; inputs stay unchanged."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from report import figures as F
+from report import figures_beyond as B
+from report.arrays import find_cam, find_image, load_eval_arrays
+from report.cam import normalise_max, normalise_sum, upsample_bilinear
+from report.context import FIGURE_ALT
+from tests.fixtures.make_fixture import fixture_results, fixture_svgs, make_evals, write_evals
+
+
+@pytest.fixture
+def results() -> dict:
+    return fixture_results()
+
+
+@pytest.fixture
+def evals(results) -> dict:
+    return make_evals(results)
+
+
+# name -> number of Axes the fixture gives (colour bars are Axes too)
+EXPECTED_AXES = {
+    "training_baseline": 2,
+    "failure_cases": 5,
+    "gradcam_failures": 5 + 1,
+    "training_cutmix": 2,
+    "gradcam_compare": 2 * 3 + 1,  # two models x three cases still wrong, one shared colour bar
+    "confidence_histograms": 2,
+    "wrong_by_threshold": 1,
+    "per_class_change": 1,
+    "reliability": 4,
+    "risk_coverage": 1,
+    "attention_spread": 2,
+    "gallery": 8,
+}
+
+
+def _draw(name, results, evals) -> Figure:
+    draw, needs_evals = F._BY_NAME[name]
+    return draw(results, evals) if needs_evals else draw(results)
+
+
+def _texts(fig: Figure) -> str:
+    return "\n".join(t.get_text() for t in fig.findobj(match=lambda a: hasattr(a, "get_text")))
+
+
+def _drawn(ax) -> int:
+    return len(ax.lines) + len(ax.patches) + len(ax.images) + len(ax.collections) + len(ax.texts)
+
+
+def test_every_figure_is_listed_in_report_order():
+    assert [name for name, _, _ in F.FIGURES] == list(FIGURE_ALT) == list(EXPECTED_AXES)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_AXES))
+def test_figure_has_expected_axes_and_artists(name, results, evals):
+    fig = _draw(name, results, evals)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == EXPECTED_AXES[name]
+    assert all(_drawn(ax) > 0 for ax in fig.axes if ax.get_label() != "<colorbar>")
+    assert fig.get_layout_engine() is not None  # constrained layout: no clipped labels
+
+
+def test_figures_do_not_change_their_inputs(results, evals):
+    before_results, before_evals = copy.deepcopy(results), copy.deepcopy(evals)
+    for name in EXPECTED_AXES:
+        _draw(name, results, evals)
+    assert results == before_results
+    for m in evals:
+        for k in evals[m]:
+            np.testing.assert_array_equal(evals[m][k], before_evals[m][k])
+
+
+def test_render_figures_gives_deterministic_svg():
+    svgs = fixture_svgs()
+    assert list(svgs) == list(EXPECTED_AXES)
+    assert all(s.lstrip().startswith("<?xml") and "<svg" in s for s in svgs.values())
+    again = F.figure_to_svg(F.per_class_change(fixture_results()))
+    assert again == svgs["per_class_change"]  # no date, stable ids: equal inputs, equal bytes
+
+
+def test_without_eval_arrays_every_image_panel_is_a_placeholder(results):
+    for name, _, needs_evals in F.FIGURES:
+        if needs_evals:
+            fig = _draw(name, results, {})
+            assert not any(ax.images for ax in fig.axes), name
+
+
+def test_cases_not_evaluated_or_not_failures_or_without_image(results, evals):
+    cases = results["tables"]["cases"]
+    cases[0].update(status="not_evaluated", evaluated=False)
+    cases[1].update(status="not_a_baseline_failure", baseline_prediction=cases[1]["true_class"])
+    for arrays in evals.values():  # drop the third case's image
+        keep = arrays["shown_ids"] != cases[2]["id"]
+        arrays["shown_ids"], arrays["shown_images"] = arrays["shown_ids"][keep], arrays["shown_images"][keep]
+    text = _texts(F.failure_cases(results, evals))
+    assert "not evaluated" in text and "baseline correct" in text and "image not" in text
+    text = _texts(F.gradcam_failures(results, evals))
+    assert "not evaluated" in text and "not a baseline" in text and "image not" in text
+
+
+def test_no_case_still_wrong_draws_one_placeholder(results, evals):
+    for row in results["tables"]["cases"]:
+        row["status"] = "fixed"
+    fig = F.gradcam_compare(results, evals)
+    assert len(fig.axes) == 1 and "nothing to compare" in _texts(fig)
+
+
+def test_empty_cases_gallery_and_history(results, evals):
+    results["tables"]["cases"] = []
+    results["tables"]["gallery"] = []
+    results["series"]["history"]["baseline"] = []
+    for draw in (F.failure_cases, F.gradcam_failures, F.gradcam_compare, B.gallery):
+        assert len(draw(results, evals).axes) == 1
+    assert "no training history" in _texts(F.training_baseline(results))
+
+
+def test_missing_reduction_and_empty_bins(results):
+    results["tables"]["thresholds"][-1]["reduction"] = None
+    assert len(F.wrong_by_threshold(results).axes) == 1
+    results["series"]["reliability"]["cutmix"]["after"]["accuracy"][3] = None
+    assert len(B.reliability(results).axes) == 4
+
+
+def test_per_class_labels_extremes(results):
+    text = _texts(F.per_class_change(results))
+    assert "otter +33" in text and "oak tree −2" in text and "maple tree −1" in text
+
+
+# --- arrays and maps ---------------------------------------------------------------------------
+
+
+def test_upsample_bilinear_matches_align_corners_false():
+    cam = np.array([[0.0, 1.0], [2.0, 3.0]])
+    up = upsample_bilinear(cam, 4)
+    np.testing.assert_allclose(up[0], [0.0, 0.25, 0.75, 1.0])
+    np.testing.assert_allclose(up[:, 0], [0.0, 0.5, 1.5, 2.0])
+    np.testing.assert_allclose(upsample_bilinear(np.full((4, 4), 0.7), 32), np.full((32, 32), 0.7))
+    assert cam.tolist() == [[0.0, 1.0], [2.0, 3.0]]  # the input is untouched
+
+
+def test_normalisations():
+    cam = np.array([[0.0, 2.0], [1.0, -1.0]])
+    np.testing.assert_allclose(normalise_max(cam), [[0, 1], [0.5, 0]])
+    np.testing.assert_allclose(normalise_sum(cam), [[0, 2 / 3], [1 / 3, 0]])
+    np.testing.assert_allclose(normalise_sum(np.zeros((2, 2))), np.full((2, 2), 0.25))
+
+
+def test_load_eval_arrays_and_lookups(tmp_path, results):
+    paths = write_evals(make_evals(results), tmp_path)
+    arrays = load_eval_arrays(paths["baseline"])
+    assert arrays["shown_images"].dtype == np.uint8 and arrays["shown_images"].shape[1:] == (32, 32, 3)
+    only = load_eval_arrays(paths["baseline"], keys=["test_ids", "absent"])
+    assert list(only) == ["test_ids"]
+    assert find_image({"baseline": arrays}, 3640).shape == (32, 32, 3)
+    assert find_image({"baseline": arrays}, 1) is None
+    assert find_cam(arrays, 3640).shape == (4, 4)
+    assert find_cam(arrays, 1) is None and find_cam(None, 3640) is None
+
+
+def test_report_never_imports_torch():
+    code = (
+        "import sys; import report.render, report.figures, report.figures_beyond, report.context, "
+        "report.arrays, report.filters; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,125 @@
+"""Rendering: the golden HTML of the fixture, the site's files and links, the PDF and its parity
+with the HTML (every claim printed in the HTML appears, identically, in the PDF's text)."""
+
+from __future__ import annotations
+
+import difflib
+import html as html_lib
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from report.render import CASES, CSS, build_context, render_html, write_pdf, write_site
+from tests.fixtures.make_fixture import fixture_checks, fixture_results, fixture_svgs
+
+GOLDEN = Path(__file__).parent / "golden" / "report.html"
+
+
+def fixture_html() -> str:
+    return render_html(build_context(fixture_results(), fixture_checks(), CASES))
+
+
+def test_golden_html():
+    """The fixture's HTML is byte-for-byte the golden file; UPDATE_GOLDEN=1 rewrites it."""
+    html = fixture_html()
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(html, encoding="utf-8")
+        pytest.skip(f"wrote {GOLDEN}")
+    golden = GOLDEN.read_text(encoding="utf-8")
+    if html != golden:
+        diff = "".join(
+            difflib.unified_diff(
+                golden.splitlines(keepends=True),
+                html.splitlines(keepends=True),
+                "golden/report.html",
+                "rendered",
+            )
+        )
+        pytest.fail(f"the rendered HTML differs from {GOLDEN} (UPDATE_GOLDEN=1 to accept):\n{diff}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("out")
+    return write_site(out, fixture_html(), fixture_svgs(), CSS)
+
+
+def test_site_files_and_relative_links(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert (site / "report.css").read_text() == CSS.read_text()
+    links = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
+    assert links, "no links"
+    for link in links:
+        assert not re.match(r"^(?:[a-z]+:|/)", link), f"not a relative link: {link}"
+        assert (site / link).is_file(), f"broken link: {link}"
+    assert sorted(p.name for p in (site / "figures").iterdir()) == sorted(f"{n}.svg" for n in fixture_svgs())
+    assert '<meta name="viewport"' in html
+
+
+def test_figures_have_alt_text_and_numbered_captions(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    figures = re.findall(r"<figure.*?</figure>", html, re.S)
+    assert len(figures) == len(fixture_svgs())
+    for number, fig in enumerate(figures, start=1):
+        assert re.search(r'<img src="figures/\w+\.svg" alt="[^"]{20,}"', fig), fig[:200]
+        assert f'<span class="label">Figure {number}.</span>' in fig
+
+
+def test_tables_have_headers_and_numbered_captions(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    tables = re.findall(r"<table.*?</table>", html, re.S)
+    assert len(tables) >= 10
+    assert all("<th" in t for t in tables)
+    numbers = [int(n) for n in re.findall(r'<span class="label">Table (\d+)\.</span>', html)]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_write_site_replaces_the_old_site_whole(tmp_path):
+    first = write_site(tmp_path, "<p>one</p>", {"a": "<svg/>"}, CSS)
+    second = write_site(tmp_path, "<p>two</p>", {"b": "<svg/>"}, CSS)
+    assert first == second == tmp_path / "site"
+    assert (second / "index.html").read_text() == "<p>two</p>"
+    assert [p.name for p in (second / "figures").iterdir()] == ["b.svg"]
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no temporary folders left behind
+
+
+def _pdf_text(pdf: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def pdf(site, tmp_path_factory) -> Path:
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: the Pango/Cairo libraries are missing
+        pytest.skip(f"WeasyPrint cannot run here: {exc}")
+    return write_pdf(site, tmp_path_factory.mktemp("pdf") / "report.pdf")
+
+
+def test_pdf_is_a4_with_page_numbers(pdf):
+    from pypdf import PdfReader
+
+    reader = PdfReader(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    width, height = (float(x) for x in reader.pages[0].mediabox[2:])
+    assert abs(width - 595.3) < 1 and abs(height - 841.9) < 1  # A4 in points
+    last = len(reader.pages)
+    assert f"Page {last} of {last}" in _norm(reader.pages[-1].extract_text())
+
+
+def test_every_claim_in_the_html_appears_in_the_pdf(site, pdf):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    spans = re.findall(r'<span class="claim" data-claim="([^"]+)">(.*?)</span>', html, re.S)
+    assert len(spans) > 100
+    text = _norm(_pdf_text(pdf))
+    missing = [(name, value) for name, value in spans if _norm(html_lib.unescape(value)) not in text]
+    assert not missing, f"{len(missing)} claims printed in the HTML are not in the PDF: {missing[:10]}"
