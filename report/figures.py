@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -353,13 +354,15 @@ def render_figures(results: dict[str, Any], evals: Evals, workers: int | None = 
     """{name: SVG text} of every figure, in report order.
 
     Figures are independent, so they are drawn by `workers` forked processes (default: one per
-    CPU) where the platform can fork, else one after another; the output is the same either way.
+    CPU) where the platform can fork and torch is not loaded, else one after another; the output
+    is the same either way.
     `evals` may lack a model (or be empty): the figures that need its arrays draw placeholders.
     """
     global _JOB
     names = [name for name, _, _ in FIGURES]
     workers = min(len(names), os.cpu_count() or 1) if workers is None else workers
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+    # Forking a process that has started torch's (OpenMP) thread pools can hang the children.
+    if workers <= 1 or "fork" not in mp.get_all_start_methods() or "torch" in sys.modules:
         return {name: _draw(name, results, evals) for name in names}
     _JOB = (results, evals)
     try:
