@@ -148,9 +148,9 @@ NOT_RECORDED = "not recorded"
 
 
 def value(results: dict, name: str, default: Any = None) -> Any:
-    """A claim's value, or default when results.json lacks it."""
+    """A claim's value, or default when results.json lacks it or it does not exist (None)."""
     entry = results["claims"].get(name)
-    return default if entry is None else entry["value"]
+    return default if entry is None or entry["value"] is None else entry["value"]
 
 
 def load_case_notes(cases_yaml: str | os.PathLike | Mapping | None) -> dict[int, dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -115,6 +116,8 @@ def write_pdf(site_dir: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
     """The PDF of site_dir/index.html by WeasyPrint (print CSS, SVG figures kept as vectors)."""
     from weasyprint import HTML  # imported here: slow to import, and only the PDF needs it
 
+    # The screen-only CSS (phone layout, scrolling tables) is not for print; WeasyPrint would warn on it.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     site_dir, pdf_path = Path(site_dir), Path(pdf_path)
     pdf = HTML(filename=str(site_dir / "index.html"), base_url=str(site_dir)).write_pdf()
     _write_atomic(pdf_path, pdf)

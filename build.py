@@ -1,0 +1,463 @@
+"""Build the report of "Stress-Testing Convolutional Neural Networks": one command, every stage cached.
+
+    python build.py [--profile paper|smoke]      train or load, evaluate, analyse, check, draw, render
+    python build.py freeze --profile P           copy the runs' results into report/frozen/P/
+    python build.py check --profile P [--against published|frozen] [--json]
+
+The flow of ../shared/DESIGN.md. `main()` reads like the report's table of contents; each stage
+runs only when its config, inputs or code changed, and says what it did and why. A build that
+only renders never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
+from pipeline.errors import StudyError
+from pipeline.files import atomic_dir, ensure_writable, write_json
+from pipeline.stages import ROOT, Key, Stage, file_digest
+
+RUNS = ROOT / "runs"  # runs/<profile>/<model>/: checkpoint, history, eval (git-ignored)
+FROZEN = ROOT / "report" / "frozen"  # report/frozen/<profile>/<model>/: committed results
+SYNTHETIC = ROOT / "data" / "synthetic"  # generated stand-in data for --synthetic (git-ignored)
+CASES = ROOT / "assets" / "cases.yaml"  # the failure cases shown, and the study's hypotheses
+CLAIMS = ROOT / "report" / "claims.yaml"  # what the study states, with tolerances
+
+# The code each stage's key hashes, beside its config and input files (pipeline/stages.py).
+CODE = {
+    "train": [
+        "pipeline/" + f
+        for f in ("config.py", "data.py", "model.py", "augment.py", "train.py", "checkpoint.py")
+    ],
+    "evaluate": [
+        "pipeline/" + f
+        for f in (
+            "config.py",
+            "data.py",
+            "model.py",
+            "evaluate.py",
+            "evalfile.py",
+            "gradcam.py",
+            "checkpoint.py",
+            "cases.py",
+            "scores.py",
+        )
+    ],
+    "analyse": [
+        "pipeline/" + f
+        for f in (
+            "config.py",
+            "analysis.py",
+            "evalfile.py",
+            "scores.py",
+            "cases.py",
+            "calibration.py",
+            "selective.py",
+            "stats.py",
+            "migration.py",
+            "confusions.py",
+            "attention.py",
+        )
+    ]
+    + ["report/cases.py"],
+    "check": ["report/claims.py"],
+    "figures": [
+        "report/figures.py",
+        "report/figures_beyond.py",
+        "report/panels.py",
+        "report/cam.py",
+        "report/style.py",
+        "report/arrays.py",
+    ],
+    "render": ["report/render.py", "report/context.py", "report/filters.py", "templates", "assets"],
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def shown(path: Path) -> str:
+    """A path as the user reads it: relative to the project when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+# ----------------------------------------------------------------------------- where things live
+
+
+@dataclass(frozen=True)
+class Paths:
+    profile: str
+    out: Path  # out/<profile>: results, checks, figures, site, PDF
+
+    def run_dir(self, model: str) -> Path:
+        return RUNS / self.profile / model
+
+    def frozen_dir(self, model: str) -> Path:
+        return FROZEN / self.profile / model
+
+    @property
+    def results(self) -> Path:
+        return self.out / "results.json"
+
+    @property
+    def checks(self) -> Path:
+        return self.out / "checks.json"
+
+    def key(self, stage: str) -> Path:
+        return self.out / ".keys" / f"{stage}.json"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """What the analysis reads of one model: its evaluation and its training history."""
+
+    eval: Path
+    history: Path
+    source: str  # "frozen", "trained" or "checkpoint"
+
+
+def code_paths(stage: str) -> list[Path]:
+    return [ROOT / p for p in CODE[stage]]
+
+
+# ----------------------------------------------------------------------------- train or load, evaluate
+
+
+def frozen_complete(folder: Path) -> bool:
+    return (folder / "eval.npz").exists() and (folder / "history.json").exists()
+
+
+def data_folder(args) -> Path:
+    from pipeline.data import resolve_data_dir
+
+    if not args.synthetic:
+        return resolve_data_dir(args.data_dir)
+    from pipeline.synthetic import write_synthetic
+
+    folder = SYNTHETIC / "cifar-100-python"
+    return folder if (folder / "SYNTHETIC").exists() else write_synthetic(SYNTHETIC)
+
+
+def choose_device(args, cfg: RunConfig):
+    import torch
+
+    from pipeline.train import estimate_cpu_hours
+
+    if args.device:
+        return torch.device(args.device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if cfg.profile == "paper":
+        raise ConfigError(
+            f"training the paper profile needs a CUDA GPU (about {estimate_cpu_hours(cfg):.0f} hours on two CPU cores): "
+            "use --profile smoke here, run on a GPU, or force it with --device cpu"
+        )
+    return torch.device("cpu")
+
+
+def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
+    """Seed §3 and §6: train (or resume) one model; a stale finished run is started afresh."""
+    run_dir = paths.run_dir(cfg.model)
+    stage = Stage(
+        f"train {cfg.model}",
+        run_dir / ".keys" / "train.json",
+        [run_dir / "checkpoint.pt", run_dir / "history.json"],
+    )
+    key = Key.of({"run": to_dict(cfg), "synthetic": args.synthetic}, [], code_paths("train"))
+    if args.retrain or (stage.stored() is not None and stage.stored() != key.__dict__):
+        for name in ("checkpoint.pt", "history.json", "eval.npz"):
+            (run_dir / name).unlink(missing_ok=True)
+
+    def work():
+        from pipeline.data import load_splits
+        from pipeline.train import train_run
+
+        device = choose_device(args, cfg)
+        train_run(cfg, load_splits(cfg.data, data_folder(args)), run_dir, device)
+
+    stage.run(key, work, log)
+    return run_dir / "checkpoint.pt"
+
+
+def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFiles:
+    """Test and val logits, Grad-CAM maps of every test image, the images the report shows."""
+    run_dir = paths.run_dir(cfg.model)
+    outputs = [run_dir / "eval.npz", run_dir / "history.json"]
+    stage = Stage(f"evaluate {cfg.model}", run_dir / ".keys" / "evaluate.json", outputs)
+    key = Key.of({"data": to_dict(cfg.data), "synthetic": args.synthetic}, [weights], code_paths("evaluate"))
+
+    def work():
+        from pipeline.evaluate import evaluate_weights
+
+        evaluate_weights(cfg, weights, data_folder(args), run_dir, device_name=args.device)
+
+    stage.run(key, work, log)
+    return RunFiles(*outputs, source="checkpoint" if weights.parent != run_dir else "trained")
+
+
+def obtain_run(model: str, args, paths: Paths) -> RunFiles:
+    """Frozen results when there is no newer run and nothing else was asked; otherwise train/load and evaluate."""
+    cfg = run_config(args.profile, model)
+    external = getattr(args, f"checkpoint_{model}")
+    run_dir, frozen = paths.run_dir(model), paths.frozen_dir(model)
+    if (
+        external is None
+        and not args.retrain
+        and not (run_dir / "checkpoint.pt").exists()
+        and frozen_complete(frozen)
+    ):
+        log(f"{'load ' + model:<22} frozen results: {shown(frozen)}")
+        return RunFiles(frozen / "eval.npz", frozen / "history.json", source="frozen")
+    if external is not None and not Path(external).is_file():
+        raise ConfigError(f"--checkpoint-{model} {external}: no such file")
+    weights = Path(external) if external else train_stage(cfg, args, paths)
+    return evaluate_stage(cfg, weights, args, paths)
+
+
+# ----------------------------------------------------------------------------- analyse, check, draw, render
+
+
+def read_history(path: Path) -> list[dict]:
+    from pipeline.evalfile import EvalFileError
+
+    try:
+        return json.loads(path.read_text())["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EvalFileError(
+            f"{path} is not a readable history.json: delete it and train again (--retrain)"
+        ) from None
+
+
+def analyse_files(runs: dict[str, RunFiles], cfg: AnalysisConfig, profile: str) -> dict:
+    """Read both runs' files and analyse them; the inputs' digests travel with the results."""
+    from pipeline.analysis import analyse
+    from pipeline.evalfile import load_eval
+
+    evals = {m: load_eval(r.eval) for m, r in runs.items()}
+    history = {m: read_history(r.history) for m, r in runs.items()}
+    milestones = list(run_config(profile, "baseline").train.milestones)
+    results = analyse(evals["baseline"], evals["cutmix"], history, cfg, profile, milestones)
+    results["inputs"] = {
+        m: {"eval": file_digest(r.eval), "history": file_digest(r.history)} for m, r in runs.items()
+    }
+    results["sources"] = {m: r.source for m, r in runs.items()}
+    return results
+
+
+def analysis_config() -> AnalysisConfig:
+    """The study's analysis settings, with the failure cases listed in assets/cases.yaml."""
+    from report.cases import load_case_ids
+
+    return replace(AnalysisConfig(), case_ids=load_case_ids(CASES))
+
+
+def analyse_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
+    """Seed §4–§8 and beyond: every number, table and claim, into results.json."""
+    cfg = analysis_config()
+    inputs = [p for r in runs.values() for p in (r.eval, r.history)]
+    key = Key.of({"analysis": to_dict(cfg), "profile": paths.profile}, inputs, code_paths("analyse"))
+
+    def work():
+        write_json(paths.results, analyse_files(runs, cfg, paths.profile))
+
+    Stage("analyse", paths.key("analyse"), [paths.results]).run(key, work, log)
+
+
+def check_stage(paths: Paths) -> None:
+    """The published numbers (report/claims.yaml) against this build, for the appendix."""
+    key = Key.of({}, [paths.results, CLAIMS], code_paths("check"))
+
+    def work():
+        from report.claims import check_published, load_claims, load_results
+
+        write_json(paths.checks, check_published(load_results(paths.results), load_claims(CLAIMS)))
+
+    Stage("check", paths.key("check"), [paths.checks]).run(key, work, log)
+
+
+def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
+    """Figures 1–8 of the study and those beyond it, as SVG."""
+    folder = paths.out / "figures"
+    inputs = [paths.results] + [r.eval for r in runs.values()]
+    key = Key.of({}, inputs, code_paths("figures"))
+
+    def work():
+        from report.arrays import load_eval_arrays
+        from report.claims import load_results
+        from report.figures import render_figures
+
+        evals = {m: load_eval_arrays(r.eval) for m, r in runs.items()}
+        svgs = render_figures(load_results(paths.results), evals)
+        with atomic_dir(folder) as tmp:
+            for name, svg in svgs.items():
+                (tmp / f"{name}.svg").write_text(svg, encoding="utf-8")
+
+    Stage("figures", paths.key("figures"), [folder]).run(key, work, log)
+
+
+def render_stage(paths: Paths, pdf: bool) -> None:
+    """The HTML site and, from the same HTML with print CSS, the PDF."""
+    site, report_pdf = paths.out / "site", paths.out / "report.pdf"
+    inputs = [paths.results, paths.checks, paths.out / "figures"]
+    key = Key.of({"pdf": pdf}, inputs, code_paths("render"))
+
+    def work():
+        from report.publish import publish
+
+        publish(paths.results, paths.checks, paths.out / "figures", site, report_pdf if pdf else None, CASES)
+
+    Stage("render", paths.key("render"), [site / "index.html"] + ([report_pdf] if pdf else [])).run(
+        key, work, log
+    )
+
+
+def build(args) -> None:
+    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    ensure_writable(paths.out)
+    runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
+    analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
+    check_stage(paths)  # the study's stated numbers against ours
+    figures_stage(runs, paths)  # Figures 1–8 and beyond
+    render_stage(paths, pdf=not args.no_pdf)  # the site and the PDF
+    log(
+        f"{'done':<22} {paths.out / 'site' / 'index.html'}"
+        + ("" if args.no_pdf else f" and {paths.out / 'report.pdf'}")
+    )
+
+
+# ----------------------------------------------------------------------------- freeze and check
+
+
+def freeze(args) -> None:
+    """Copy each run's eval.npz, history.json and provenance into report/frozen/<profile>/, to be committed."""
+    paths = Paths(args.profile, ROOT / "out" / args.profile)
+    missing = [str(paths.run_dir(m)) for m in MODELS if not frozen_complete(paths.run_dir(m))]
+    if missing:
+        raise ConfigError(
+            f"nothing to freeze in {', '.join(missing)}: run python build.py --profile {args.profile} --retrain first"
+        )
+    from pipeline.evalfile import load_eval
+
+    target = FROZEN / args.profile
+    with atomic_dir(target) as tmp:
+        for model in MODELS:
+            (tmp / model).mkdir()
+            for name in ("eval.npz", "history.json"):
+                shutil.copy2(paths.run_dir(model) / name, tmp / model / name)
+            provenance = json.loads(str(load_eval(tmp / model / "eval.npz")["provenance"]))
+            write_json(tmp / model / "provenance.json", provenance)
+    log(f"froze {', '.join(MODELS)} of profile {args.profile} into {shown(target)}")
+
+
+def check(args) -> int:
+    """Print the table of claims against the published numbers or the frozen results; 1 if any fails."""
+    from report.claims import check_against_frozen, check_published, load_claims, load_results, print_checks
+
+    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    if not paths.results.exists():
+        raise ConfigError(
+            f"{paths.results} does not exist: build first with python build.py --profile {args.profile}"
+        )
+    results, claims = load_results(paths.results), load_claims(CLAIMS)
+    if args.against == "frozen":
+        runs = {
+            m: RunFiles(paths.frozen_dir(m) / "eval.npz", paths.frozen_dir(m) / "history.json", "frozen")
+            for m in MODELS
+        }
+        if not all(frozen_complete(paths.frozen_dir(m)) for m in MODELS):
+            raise ConfigError(
+                f"no frozen results for profile {args.profile}: python build.py freeze --profile {args.profile}"
+            )
+        reference = analyse_files(runs, analysis_config(), args.profile)
+        rows = check_against_frozen(results, reference, claims)
+    else:
+        rows = check_published(results, claims)
+    return print_checks(rows, as_json=args.json)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        sys.exit(f"build.py: error: {message} (see python build.py --help)")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = OneLineParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "command",
+        nargs="?",
+        default="build",
+        choices=["build", "freeze", "check"],
+        help="build the report (default), freeze the runs' results, or check the claims",
+    )
+    p.add_argument(
+        "--profile", default="paper", help=f"which settings: {' or '.join(PROFILES)} (default paper)"
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train both models from scratch instead of using frozen or earlier results",
+    )
+    p.add_argument(
+        "--checkpoint-baseline", metavar="PATH", help="evaluate these baseline weights instead of training"
+    )
+    p.add_argument(
+        "--checkpoint-cutmix", metavar="PATH", help="evaluate these CutMix weights instead of training"
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder holding cifar-100-python (default $CIFAR100_DIR, else data/)",
+    )
+    p.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="use generated stand-in data (no dataset, no network); the report says so",
+    )
+    p.add_argument("--device", help="cuda, cuda:1 or cpu (default: cuda when available)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default out/<profile>)")
+    p.add_argument("--no-pdf", action="store_true", help="build the site only")
+    p.add_argument(
+        "--against",
+        default="published",
+        choices=["published", "frozen"],
+        help="check: compare with the study's numbers (claims.yaml) or with the frozen results",
+    )
+    p.add_argument("--json", action="store_true", help="check: print the table as JSON")
+    args = p.parse_args(argv)
+    if args.profile not in PROFILES:
+        p.error(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "freeze":
+            freeze(args)
+            return 0
+        if args.command == "check":
+            return check(args)
+        build(args)
+        return 0
+    except StudyError as exc:
+        print(f"build.py: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("build.py: interrupted; earlier outputs are intact", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""build.py end to end at tiny scale: train, evaluate, analyse, check, figures, render; caching,
+freeze, the regression check, and one clear line for each kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import build
+from pipeline import config
+
+TINY_SMOKE = {
+    "data": {"val_size": 100, "train_subset": 128, "val_subset": 64, "test_subset": 200},
+    "train": {"epochs": 1, "batch_size": 64, "milestones": (1,)},
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_cifar):
+    """One tiny smoke build (both models trained on CPU), shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("build")
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, root)
+        code = build.main(
+            ["--profile", "smoke", "--retrain", "--data-dir", str(tiny_cifar), "--out", str(root / "out")]
+        )
+        assert code == 0
+    return root
+
+
+def _isolate(mp: pytest.MonkeyPatch, root) -> None:
+    mp.setattr(build, "RUNS", root / "runs")
+    mp.setattr(build, "FROZEN", root / "frozen")
+    mp.setitem(config.PROFILE_OVERRIDES, "smoke", TINY_SMOKE)
+    torch.set_num_threads(2)
+
+
+@pytest.fixture
+def ws(workspace, monkeypatch):
+    _isolate(monkeypatch, workspace)
+    return workspace
+
+
+def _build(ws, *extra) -> int:
+    return build.main(["--profile", "smoke", "--out", str(ws / "out"), *extra])
+
+
+def _ran(out: str) -> list[str]:
+    return [line.split(" ran:")[0].strip() for line in out.splitlines() if " ran:" in line]
+
+
+def test_the_first_build_writes_every_output(ws):
+    out = ws / "out"
+    for path in ("results.json", "checks.json", "site/index.html", "site/report.css", "report.pdf"):
+        assert (out / path).exists(), path
+    assert len(list((out / "site" / "figures").glob("*.svg"))) >= 8
+    for model in config.MODELS:
+        assert {"checkpoint.pt", "history.json", "eval.npz"} <= {
+            p.name for p in (ws / "runs" / "smoke" / model).iterdir()
+        }
+    results = json.loads((out / "results.json").read_text())
+    assert results["data_source"] == "synthetic" and results["sources"] == {
+        "baseline": "trained",
+        "cutmix": "trained",
+    }
+    html = (out / "site" / "index.html").read_text()
+    assert "synthetic" in html.lower() and 'src="figures/' in html
+
+
+def test_a_second_build_does_no_work(ws, capsys, tiny_cifar):
+    assert _build(ws, "--data-dir", str(tiny_cifar)) == 0
+    out = capsys.readouterr().out
+    assert _ran(out) == [] and out.count("skipped") >= 6
+
+
+def test_changing_the_cases_reanalyses_without_reevaluating(ws, capsys, tiny_cifar, tmp_path, monkeypatch):
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("0: first test image\n5: sixth\n")
+    monkeypatch.setattr(build, "CASES", cases)
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--no-pdf") == 0
+    assert _ran(capsys.readouterr().out) == ["analyse", "check", "figures", "render"]
+
+
+def test_freeze_then_check_against_frozen_passes(ws, capsys, tiny_cifar):
+    assert _build(ws, "--data-dir", str(tiny_cifar)) == 0
+    assert build.main(["freeze", "--profile", "smoke"]) == 0
+    assert {p.name for p in (ws / "frozen" / "smoke" / "baseline").iterdir()} == {
+        "eval.npz",
+        "history.json",
+        "provenance.json",
+    }
+    capsys.readouterr()
+    assert (
+        build.main(["check", "--profile", "smoke", "--out", str(ws / "out"), "--against", "frozen", "--json"])
+        == 0
+    )
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows and all(r["verdict"] == "pass" for r in rows)
+    assert "exact" in rows[0]["where"]
+
+
+def test_check_against_published_fails_on_smoke_numbers(ws, capsys):
+    assert build.main(["check", "--profile", "smoke", "--out", str(ws / "out")]) == 1
+    assert "fail" in capsys.readouterr().out
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("build.py: error:") and "\n" not in err, err
+    return err
+
+
+def test_a_truncated_eval_file_is_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeypatch):
+    frozen = tmp_path / "frozen"
+    (frozen / "smoke").mkdir(parents=True)
+    for model in config.MODELS:
+        src = ws / "runs" / "smoke" / model
+        (frozen / "smoke" / model).mkdir()
+        (frozen / "smoke" / model / "history.json").write_text((src / "history.json").read_text())
+        (frozen / "smoke" / model / "eval.npz").write_bytes((src / "eval.npz").read_bytes()[:5000])
+    monkeypatch.setattr(build, "FROZEN", frozen)
+    monkeypatch.setattr(build, "RUNS", tmp_path / "no-runs")
+    before = (ws / "out" / "results.json").read_bytes()
+    assert _build(ws) == 1
+    assert "eval.npz" in _one_error_line(capsys)
+    assert (ws / "out" / "results.json").read_bytes() == before
+
+
+def test_bad_inputs_are_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeypatch):
+    with pytest.raises(SystemExit) as exit_:
+        build.main(["--profile", "nonsense"])
+    assert exit_.value.code != 0 and "unknown profile" in str(exit_.value.code)
+
+    bad = tmp_path / "cases.yaml"
+    bad.write_text("12345: out of range\n")
+    monkeypatch.setattr(build, "CASES", bad)
+    assert _build(ws, "--data-dir", str(tiny_cifar)) == 1
+    assert "12345" in _one_error_line(capsys)
+    monkeypatch.undo()
+    _isolate(monkeypatch, ws)
+
+    claims = tmp_path / "claims.yaml"
+    claims.write_text("claims: [{claim: x}]\n")
+    monkeypatch.setattr(build, "CLAIMS", claims)
+    assert build.main(["check", "--profile", "smoke", "--out", str(ws / "out")]) == 1
+    assert "claims.yaml" in _one_error_line(capsys)
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert build.main(["--profile", "smoke", "--out", str(blocker / "out")]) == 1
+    assert "--out" in _one_error_line(capsys)
+
+
+def test_paper_training_without_cuda_refuses(ws, capsys, tiny_cifar, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert (
+        build.main(
+            ["--profile", "paper", "--retrain", "--data-dir", str(tiny_cifar), "--out", str(ws / "paper")]
+        )
+        == 1
+    )
+    assert "CUDA" in _one_error_line(capsys)
+
+
+def test_missing_dataset_offline_and_wrong_weights(ws, capsys, tmp_path, monkeypatch, tiny_cifar):
+    import torchvision.datasets.utils as tv_utils
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", offline)
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    assert _build(ws, "--retrain", "--data-dir", str(tmp_path / "nothing"), "--no-pdf") == 1
+    assert "cifar-100-python" in _one_error_line(capsys)
+
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, wrong)
+    args = [
+        "--checkpoint-baseline",
+        str(wrong),
+        "--checkpoint-cutmix",
+        str(wrong),
+        "--data-dir",
+        str(tiny_cifar),
+    ]
+    assert _build(ws, *args, "--no-pdf") == 1
+    assert "wrong.pt" in _one_error_line(capsys)
+
+
+def test_an_interrupted_build_leaves_the_previous_outputs_whole(
+    ws, capsys, tiny_cifar, tmp_path, monkeypatch
+):
+    import report.figures
+
+    site = (ws / "out" / "site" / "index.html").read_bytes()
+    cases = tmp_path / "cases.yaml"
+    cases.write_text("1: changed, so that analysis and figures run\n")
+    monkeypatch.setattr(build, "CASES", cases)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report.figures, "render_figures", interrupt)
+    assert _build(ws, "--data-dir", str(tiny_cifar)) == 130
+    assert (ws / "out" / "site" / "index.html").read_bytes() == site
+    assert len(list((ws / "out" / "figures").glob("*.svg"))) >= 8
