@@ -1,0 +1,71 @@
+"""Where a result came from: config and its hash, data split, code version, libraries, device, time.
+
+Stored in every checkpoint and result file and printed in the report's appendix (../shared/STYLE.md,
+example 8), so that a number can always be traced to the run that made it. Plain JSON types only,
+so the dict also loads under `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+from pipeline.config import RunConfig, config_hash, to_dict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command in the repository, or None where there is no git or no repository."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_state() -> tuple[str, bool | None]:
+    """(commit, dirty): HEAD's hash or "unknown"; whether tracked or untracked files differ (None: unknown)."""
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain") if commit else None
+    return commit or "unknown", (None if status is None else bool(status))
+
+
+def device_name(device: torch.device | str) -> str:
+    """The CUDA device's name, or "cpu"."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def provenance(run_cfg: RunConfig, split_hash: str, device: torch.device | str, data_source: str) -> dict:
+    """The provenance record of one run, as a dict of plain JSON types."""
+    commit, dirty = git_state()
+    record = {
+        "config": to_dict(run_cfg),
+        "config_hash": config_hash(run_cfg),
+        "split_hash": split_hash,
+        "data_source": data_source,
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "numpy": np.__version__,
+        },
+        "device": device_name(device),
+        "seed": run_cfg.train.seed,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    # A JSON round trip makes every value a plain type: torch.__version__ is a str subclass
+    # (TorchVersion) that torch.load(weights_only=True) refuses.
+    return json.loads(json.dumps(record))
