@@ -156,7 +156,7 @@ def choose_device(args, cfg: RunConfig):
         return torch.device("cuda")
     if cfg.profile == "paper":
         raise ConfigError(
-            f"training the paper profile needs a CUDA GPU (about {estimate_cpu_hours(cfg):.0f} hours on two CPU cores): "
+            f"training the paper profile needs a CUDA GPU (about {estimate_cpu_hours(cfg):.0f} hours per model on two CPU cores): "
             "use --profile smoke here, run on a GPU, or force it with --device cpu"
         )
     return torch.device("cpu")
