@@ -53,14 +53,14 @@ from pipeline.errors import StudyError
 from pipeline.model import build_model, to_device
 from pipeline.provenance import device_name, git_state, provenance
 
-SYNC_EVERY = (
-    16  # steps between host-device syncs (loss check, progress); every step would stall the GPU queue
-)
+# Steps between host-device syncs (loss check, progress); every step would stall the GPU queue.
+SYNC_EVERY = 16
 EVAL_BATCH = 1_000  # images per forward pass when measuring val loss and accuracy
 
-# Measured on the development machine's two CPU cores (ResNet-18, CIFAR stem, batch 128, fp32).
-CPU_TRAIN_IMAGES_PER_S = 50.0
-CPU_PREDICT_IMAGES_PER_S = 190.0
+# Measured on the development machine's two CPU cores (ResNet-18, CIFAR stem, batch 128, fp32,
+# channels_last; 2026-11-29: 21-27 and 78-112 images/s). The guide's older figures were 50 and 190.
+CPU_TRAIN_IMAGES_PER_S = 23.0
+CPU_PREDICT_IMAGES_PER_S = 100.0
 OFFICIAL_TRAIN_IMAGES = 50_000
 
 OnStep = Callable[[int, int], None]  # (epoch, step), both counted from 1, after each optimiser step

@@ -20,13 +20,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from pipeline.files import atomic_dir, write_bytes
 from report.context import build_context
 from report.filters import FILTERS
 
@@ -59,30 +59,6 @@ def render_html(context: Mapping, template_dir: str | os.PathLike = TEMPLATES) -
 # --- files --------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _swap_dir(built: Path, target: Path) -> None:
-    """Put a fully built folder in place of `target`: two renames, the old copy removed after."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(target, old)
-    os.replace(built, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_site(
     out_dir: str | os.PathLike,
     html: str,
@@ -94,21 +70,13 @@ def write_site(
 
     The folder is built beside its final place and swapped in whole. Returns its path.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    built = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}.build-"))
-    try:
+    target = Path(out_dir) / name
+    with atomic_dir(target) as built:
         (built / "index.html").write_text(html, encoding="utf-8")
         shutil.copyfile(css_path, built / "report.css")
         (built / "figures").mkdir()
         for fig_name, svg in figure_svgs.items():
             (built / "figures" / f"{fig_name}.svg").write_text(svg, encoding="utf-8")
-        os.chmod(built, 0o755)  # mkdtemp makes it private; a published site must be readable
-        _swap_dir(built, target)
-    except BaseException:
-        shutil.rmtree(built, ignore_errors=True)
-        raise
     return target
 
 
@@ -120,7 +88,7 @@ def write_pdf(site_dir: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     site_dir, pdf_path = Path(site_dir), Path(pdf_path)
     pdf = HTML(filename=str(site_dir / "index.html"), base_url=str(site_dir)).write_pdf()
-    _write_atomic(pdf_path, pdf)
+    write_bytes(pdf_path, pdf)
     return pdf_path
 
 
