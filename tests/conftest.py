@@ -22,6 +22,7 @@ def tiny_cifar(tmp_path_factory) -> Path:
 def real_cifar() -> Path:
     """The real copy beside the checkout, or a clean skip."""
     folder = Path(os.environ.get("CIFAR100_DIR", SHARED_DATA))
+    folder = folder if (folder / "train").exists() else folder / "cifar-100-python"
     if not (folder / "train").exists():
         pytest.skip(f"real CIFAR-100 not found at {folder}")
     return folder
