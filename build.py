@@ -156,8 +156,9 @@ def choose_device(args, cfg: RunConfig):
         return torch.device("cuda")
     if cfg.profile == "paper":
         raise ConfigError(
-            f"training the paper profile needs a CUDA GPU (about {estimate_cpu_hours(cfg):.0f} hours per model on two CPU cores): "
-            "use --profile smoke here, run on a GPU, or force it with --device cpu"
+            f"training the paper profile needs a CUDA GPU (no frozen results in {shown(FROZEN / cfg.profile)}; "
+            f"about {estimate_cpu_hours(cfg):.0f} hours per model on two CPU cores): "
+            "use --profile smoke here (make demo), or run on a GPU machine; --device cpu forces it"
         )
     return torch.device("cpu")
 

@@ -8,6 +8,7 @@ RandomHorizontalFlip by a test.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -133,6 +134,12 @@ def read_verified(path: Path, verify: bool = True) -> dict:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def read_folder(folder: str, verify: bool = True) -> tuple[dict, dict, dict]:
+    """train, test and meta of a folder, read and verified once per process (a build needs them 4 times)."""
+    return tuple(read_verified(Path(folder) / name, verify) for name in ("train", "test", "meta"))
+
+
 # ----------------------------------------------------------------------------- the study's split
 
 
@@ -181,9 +188,7 @@ def load_splits(cfg: DataConfig, folder: Path) -> Splits:
     synthetic = (folder / SYNTHETIC_MARKER).exists()
     if not synthetic:
         ensure_downloaded(folder)
-    train, test, meta = (
-        read_verified(folder / name, verify=not synthetic) for name in ("train", "test", "meta")
-    )
+    train, test, meta = read_folder(str(folder), verify=not synthetic)
     train_idx, val_idx = split_indices(len(train["fine_labels"]), cfg.val_size, cfg.split_seed)
     test_labels = np.asarray(test["fine_labels"], dtype=np.int64)
     test_ids = stratified_test_ids(test_labels, cfg.test_subset, cfg.keep_test_ids, cfg.split_seed)
