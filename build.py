@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass, replace
@@ -164,26 +165,34 @@ def choose_device(args, cfg: RunConfig):
 
 
 def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
-    """Seed §3 and §6: train (or resume) one model; a stale finished run is started afresh."""
+    """Seed §3 and §6: train (or resume) one model.
+
+    Training happens in run_dir/.training/ and its checkpoint and history replace the finished
+    ones only at the end, so a failed or interrupted retrain leaves the previous run whole. A
+    partial run there is resumed by a plain build when its key is the current one; --retrain
+    always starts from scratch.
+    """
     run_dir = paths.run_dir(cfg.model)
-    stage = Stage(
-        f"train {cfg.model}",
-        run_dir / ".keys" / "train.json",
-        [run_dir / "checkpoint.pt", run_dir / "history.json"],
-    )
+    staging = run_dir / ".training"
+    outputs = [run_dir / "checkpoint.pt", run_dir / "history.json"]
+    stage = Stage(f"train {cfg.model}", run_dir / ".keys" / "train.json", outputs)
     key = Key.of({"run": to_dict(cfg), "synthetic": args.synthetic}, [], code_paths("train"))
-    if args.retrain or (stage.stored() is not None and stage.stored() != key.__dict__):
-        for name in ("checkpoint.pt", "history.json", "eval.npz"):
-            (run_dir / name).unlink(missing_ok=True)
 
     def work():
         from pipeline.data import load_splits
         from pipeline.train import train_run
 
         device = choose_device(args, cfg)
-        train_run(cfg, load_splits(cfg.data, data_folder(args)), run_dir, device)
+        splits = load_splits(cfg.data, data_folder(args))
+        if args.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
+            shutil.rmtree(staging, ignore_errors=True)  # from scratch: asked for, or settings/code changed
+            write_json(staging / "key.json", key.__dict__)
+        train_run(cfg, splits, staging, device)
+        for path in outputs:
+            os.replace(staging / path.name, path)
+        shutil.rmtree(staging)
 
-    stage.run(key, work, log)
+    stage.run(key, work, log, force=args.retrain)
     return run_dir / "checkpoint.pt"
 
 

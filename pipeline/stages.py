@@ -105,14 +105,20 @@ class Stage:
         old = self.stored()
         return old is not None and old == key.__dict__ and all(p.exists() for p in self.outputs)
 
-    def run(self, key: Key, work: Callable[[], object], log: Callable[[str], None] = print) -> bool:
-        """Run `work` unless the key is unchanged; record the key only after it succeeded."""
+    def run(
+        self, key: Key, work: Callable[[], object], log: Callable[[str], None] = print, force: bool = False
+    ) -> bool:
+        """Run `work` unless the key is unchanged (or force); record the key only after it succeeded.
+
+        Outputs are written atomically, so a failed or interrupted `work` leaves the old outputs
+        and the old key together, still consistent.
+        """
         start = time.perf_counter()
-        if self.is_current(key):
+        if self.is_current(key) and not force:
             log(f"{self.name:<22} skipped: inputs unchanged ({time.perf_counter() - start:.2f} s)")
             return False
         reason = key.why_different(self.stored()) if self.stored() != key.__dict__ else "outputs missing"
-        self.key_file.unlink(missing_ok=True)  # a stage interrupted half-way must not look current
+        reason = "asked for" if force and self.is_current(key) else reason
         work()
         write_json(self.key_file, key.__dict__)
         log(f"{self.name:<22} ran: {reason} ({time.perf_counter() - start:.1f} s)")

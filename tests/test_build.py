@@ -171,9 +171,11 @@ def test_missing_dataset_offline_and_wrong_weights(ws, capsys, tmp_path, monkeyp
         raise OSError("network unreachable")
 
     monkeypatch.setattr(tv_utils, "download_and_extract_archive", offline)
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    checkpoint = ws / "runs" / "smoke" / "baseline" / "checkpoint.pt"
+    before = checkpoint.read_bytes()
     assert _build(ws, "--retrain", "--data-dir", str(tmp_path / "nothing"), "--no-pdf") == 1
     assert "cifar-100-python" in _one_error_line(capsys)
+    assert checkpoint.read_bytes() == before  # a failed retrain leaves the finished run whole
 
     wrong = tmp_path / "wrong.pt"
     torch.save({"conv.weight": torch.zeros(1)}, wrong)

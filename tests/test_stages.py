@@ -32,7 +32,7 @@ def test_a_stage_runs_once_then_skips_until_an_input_changes(tmp_path):
     assert "inputs changed" in lines[2] and "config changed" in lines[3]
 
 
-def test_missing_outputs_rerun_and_a_failed_stage_is_not_recorded(tmp_path):
+def test_missing_outputs_rerun_and_a_failed_stage_keeps_the_old_key(tmp_path):
     key = Key.of({}, [], [])
     stage = _stage(tmp_path)
     stage.run(key, lambda: write_text(tmp_path / "out.txt", "x"), print)
@@ -44,7 +44,10 @@ def test_missing_outputs_rerun_and_a_failed_stage_is_not_recorded(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         stage.run(Key.of({"new": 1}, [], []), boom, print)
-    assert stage.stored() is None and (tmp_path / "out.txt").read_text() == "x"
+    assert stage.stored() == key.__dict__ and (tmp_path / "out.txt").read_text() == "x"
+    assert stage.run(key, boom, print, force=False) is False  # the old outputs are still current
+    with pytest.raises(KeyboardInterrupt):
+        stage.run(key, boom, print, force=True)
 
 
 def test_code_digest_ignores_comments_and_docstrings_but_not_code(tmp_path):
