@@ -22,7 +22,7 @@ from pipeline.checkpoint import CheckpointError, load_weights_file, read_checkpo
 from pipeline.config import RunConfig
 from pipeline.data import load_splits, normalize_batch
 from pipeline.evalfile import save_eval
-from pipeline.gradcam import gradcam, uncompiled
+from pipeline.gradcam import gradcam, gradcam_predicted, uncompiled
 from pipeline.model import build_model, to_device
 from pipeline.provenance import provenance as run_provenance
 from pipeline.scores import score
@@ -67,25 +67,32 @@ def gradcam_maps(
     return torch.cat(out) if out else torch.empty(0, 4, 4)
 
 
-def cams_pred_and_true(
+def logits_and_cams(
     model: nn.Module,
     images_uint8: torch.Tensor,
-    predicted: torch.Tensor,
     labels: torch.Tensor,
     device: torch.device,
     batch_size: int = 256,
 ) -> dict[str, np.ndarray]:
-    """Grad-CAM for the predicted and for the true class: (N, 4, 4) each.
+    """Test logits (N, C) and Grad-CAM for the predicted and for the true class, (N, 4, 4) each.
 
-    Where the prediction is right the two targets are the same class, so only the wrong images
-    need a second pass (most of the test set on the study's models is right).
+    The logits and the predicted-class maps come from one pass (gradcam_predicted). Where the
+    prediction is right the two targets are the same class, so only the wrong images need a
+    second pass (most of the test set on the study's models is right).
     """
-    cam_pred = gradcam_maps(model, images_uint8, predicted, device, batch_size)
+    images = images_uint8.to(device)
+    parts = [
+        gradcam_predicted(model, normalize_batch(images[s : s + batch_size]))
+        for s in _batches(len(images), batch_size)
+    ]
+    logits = torch.cat([p[0].cpu() for p in parts]) if parts else torch.empty(0, 0)
+    cam_pred = torch.cat([p[1].cpu() for p in parts]) if parts else torch.empty(0, 4, 4)
+    labels = labels.cpu()
     cam_true = cam_pred.clone()
-    wrong = torch.nonzero(predicted != labels).flatten()
+    wrong = torch.nonzero(logits.argmax(1) != labels).flatten()
     if len(wrong):
         cam_true[wrong] = gradcam_maps(model, images_uint8[wrong], labels[wrong], device, batch_size)
-    return {"cam_pred": cam_pred.numpy(), "cam_true": cam_true.numpy()}
+    return {"test_logits": logits.numpy(), "cam_pred": cam_pred.numpy(), "cam_true": cam_true.numpy()}
 
 
 # ----------------------------------------------------------------------------- images to keep
@@ -119,11 +126,9 @@ def evaluate_run(
     `model` is already on `device` (pipeline.model.to_device); `splits` is a pipeline.data.Splits
     or anything with its fields (test, val, test_ids, test_coarse, class_names, coarse_names).
     """
-    test_logits = predict_logits(model, splits.test.images, device, batch_size)
+    test = logits_and_cams(model, splits.test.images, splits.test.labels, device, batch_size)
     val_logits = predict_logits(model, splits.val.images, device, batch_size)
-    test_labels = splits.test.labels.cpu()
-    predicted = test_logits.argmax(1)
-    logits_np, labels_np = test_logits.numpy(), test_labels.numpy().astype(np.int64)
+    logits_np, labels_np = test["test_logits"], splits.test.labels.cpu().numpy().astype(np.int64)
     test_ids = np.asarray(splits.test_ids, dtype=np.int64)
     shown = shown_positions(test_ids, logits_np, labels_np, shown_case_ids)
     return {
@@ -133,7 +138,8 @@ def evaluate_run(
         "test_coarse": np.asarray(splits.test_coarse, dtype=np.int64),
         "val_logits": val_logits.numpy().astype(np.float32),
         "val_labels": splits.val.labels.cpu().numpy().astype(np.int64),
-        **cams_pred_and_true(model, splits.test.images, predicted, test_labels, device, batch_size),
+        "cam_pred": test["cam_pred"],
+        "cam_true": test["cam_true"],
         "shown_ids": test_ids[shown],
         "shown_images": splits.test.images[shown].permute(0, 2, 3, 1).cpu().numpy().astype(np.uint8),
         "class_names": np.asarray(list(splits.class_names), dtype=str),

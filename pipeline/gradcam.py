@@ -32,3 +32,24 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Te
     with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
         maps = cam.attribute(x.float().clone(), target=target, relu_attributions=True)  # (B, 1, h, w)
     return maps.detach().squeeze(1).float()
+
+
+def gradcam_predicted(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (B, C) and Grad-CAM maps (B, h, w) for each image's predicted class, in one pass.
+
+    captum differentiates whatever function it is given: here the largest logit, whose gradient
+    is the predicted class's. So the forward pass that finds the prediction also yields its map,
+    and the logits are kept on the way: one forward instead of two for every test image.
+    """
+    model = uncompiled(model).eval()
+    kept: list[torch.Tensor] = []
+
+    def top_logit(inp: torch.Tensor) -> torch.Tensor:
+        logits = model(inp)
+        kept.append(logits.detach())
+        return logits.max(dim=1, keepdim=True).values  # (B, 1): the predicted class's logit
+
+    cam = LayerGradCam(top_logit, model.layer4[-1])
+    with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
+        maps = cam.attribute(x.float().clone(), target=0, relu_attributions=True)  # (B, 1, h, w)
+    return kept[-1].float(), maps.detach().squeeze(1).float()

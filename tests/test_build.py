@@ -208,3 +208,21 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     assert _build(ws, "--data-dir", str(tiny_cifar)) == 130
     assert (ws / "out" / "site" / "index.html").read_bytes() == site
     assert len(list((ws / "out" / "figures").glob("*.svg"))) >= 8
+
+
+def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_path):
+    """The embedded default: no GPU, no dataset, no checkpoints, and no torch import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pathlib, build\n"
+        f"build.RUNS = pathlib.Path({str(tmp_path / 'runs')!r})\n"
+        f"code = build.main(['--profile', 'smoke', '--out', {str(tmp_path / 'out')!r}])\n"
+        "assert code == 0, code\n"
+        "assert 'torch' not in sys.modules, 'rendering imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=build.ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "frozen results: report/frozen/smoke/baseline" in done.stdout
+    assert (tmp_path / "out" / "report.pdf").stat().st_size > 10_000

@@ -55,3 +55,15 @@ def test_gradcam_leaves_no_parameter_gradients() -> None:
     model, x = _model_and_images(seed=4)
     gradcam(model, x, torch.tensor([0, 1, 2]))
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_one_pass_logits_and_predicted_class_maps_equal_the_two_pass_computation() -> None:
+    from pipeline.gradcam import gradcam_predicted
+
+    model, x = _model_and_images(seed=3)
+    logits, maps = gradcam_predicted(model, x)
+    with torch.inference_mode():
+        expected_logits = model(x)
+    torch.testing.assert_close(logits, expected_logits, rtol=1e-5, atol=1e-6)
+    predicted = expected_logits.argmax(1)
+    torch.testing.assert_close(maps, _direct_gradcam(model, x, predicted), rtol=1e-5, atol=1e-7)
