@@ -86,7 +86,9 @@ def test_device_augmentation_equals_torchvision():
 
 
 def test_augmentation_is_random_per_sample_and_does_not_touch_its_input():
-    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    images = torch.randint(
+        0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
     before = images.clone()
     a = augment_batch(images, torch.Generator().manual_seed(0))
     b = augment_batch(images, torch.Generator().manual_seed(0))
@@ -131,5 +133,8 @@ def test_a_file_that_is_neither_official_nor_rebuilt_is_refused(tiny_cifar, tmp_
 def test_the_real_copy_passes_its_content_digests(real_cifar):
     splits = load_splits(run_config("smoke", "baseline").data, real_cifar)
     assert splits.source == "cifar-100"
-    names = [splits.class_names[int(splits.test.labels[list(splits.test_ids).index(i)])] for i in (3640, 2372, 8225, 5864, 1214)]
+    names = [
+        splits.class_names[int(splits.test.labels[list(splits.test_ids).index(i)])]
+        for i in (3640, 2372, 8225, 5864, 1214)
+    ]
     assert names == ["castle", "house", "television", "sea", "lobster"]
