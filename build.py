@@ -149,12 +149,11 @@ def data_folder(args) -> Path:
 def choose_device(args, cfg: RunConfig):
     import torch
 
+    from pipeline.device import resolve_device
     from pipeline.train import estimate_cpu_hours
 
-    if args.device:
-        return torch.device(args.device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+    if args.device or torch.cuda.is_available():
+        return resolve_device(args.device)
     if cfg.profile == "paper":
         raise ConfigError(
             f"training the paper profile needs a CUDA GPU (no frozen results in {shown(FROZEN / cfg.profile)}; "

@@ -21,6 +21,7 @@ from pipeline.cases import confidently_wrong, gallery_positions
 from pipeline.checkpoint import CheckpointError, load_weights_file, read_checkpoint, write_history
 from pipeline.config import RunConfig
 from pipeline.data import load_splits, normalize_batch
+from pipeline.device import resolve_device
 from pipeline.evalfile import save_eval
 from pipeline.gradcam import gradcam, gradcam_predicted, uncompiled
 from pipeline.model import build_model, to_device
@@ -161,7 +162,7 @@ def evaluate_weights(
     Weights from elsewhere (--checkpoint-*) get a history.json beside eval.npz: the epochs stored
     in the checkpoint when it is one of ours, else an empty list (the report then has no curves).
     """
-    device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device_name)
     splits = load_splits(cfg.data, data_folder)
     model = to_device(load_weights_file(weights, build_model(), expect=cfg), device).eval()
     prov = run_provenance(cfg, splits.split_hash, device, splits.source) | {"weights": str(weights)}

@@ -226,3 +226,10 @@ def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_pat
     assert done.returncode == 0, done.stderr
     assert "frozen results: report/frozen/smoke/baseline" in done.stdout
     assert (tmp_path / "out" / "report.pdf").stat().st_size > 10_000
+
+
+def test_a_device_that_is_not_here_is_one_clear_line(ws, capsys, tiny_cifar, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, words in (("cuda", "no such CUDA device"), ("tpu:7", "not a device")):
+        assert _build(ws, "--retrain", "--device", device, "--data-dir", str(tiny_cifar), "--no-pdf") == 1
+        assert words in _one_error_line(capsys)
