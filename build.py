@@ -303,12 +303,17 @@ def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
         from report.figures import render_figures
 
         evals = {m: load_eval_arrays(r.eval) for m, r in runs.items()}
-        svgs = render_figures(load_results(paths.results), evals)
+        # While the workers draw, import the PDF renderer (about a second) that the next stage needs.
+        svgs = render_figures(load_results(paths.results), evals, while_drawing=warm_up_renderer)
         with atomic_dir(folder) as tmp:
             for name, svg in svgs.items():
                 (tmp / f"{name}.svg").write_text(svg, encoding="utf-8")
 
     Stage("figures", paths.key("figures"), [folder]).run(key, work, log)
+
+
+def warm_up_renderer() -> None:
+    import weasyprint  # noqa: F401
 
 
 def render_stage(paths: Paths, pdf: bool) -> None:

@@ -350,12 +350,18 @@ def _draw_in_worker(name: str) -> tuple[str, str]:
     return name, _draw(name, *_JOB)
 
 
-def render_figures(results: dict[str, Any], evals: Evals, workers: int | None = None) -> dict[str, str]:
+def render_figures(
+    results: dict[str, Any],
+    evals: Evals,
+    workers: int | None = None,
+    while_drawing: Callable[[], object] | None = None,
+) -> dict[str, str]:
     """{name: SVG text} of every figure, in report order.
 
     Figures are independent, so they are drawn by `workers` forked processes (default: one per
     CPU) where the platform can fork and torch is not loaded, else one after another; the output
-    is the same either way.
+    is the same either way. `while_drawing` runs in this process once the workers are forked
+    (build.py warms up the PDF renderer there), or after drawing when there are none.
     `evals` may lack a model (or be empty): the figures that need its arrays draw placeholders.
     """
     global _JOB
@@ -363,11 +369,17 @@ def render_figures(results: dict[str, Any], evals: Evals, workers: int | None = 
     workers = min(len(names), os.cpu_count() or 1) if workers is None else workers
     # Forking a process that has started torch's (OpenMP) thread pools can hang the children.
     if workers <= 1 or "fork" not in mp.get_all_start_methods() or "torch" in sys.modules:
-        return {name: _draw(name, results, evals) for name in names}
+        drawn = {name: _draw(name, results, evals) for name in names}
+        if while_drawing is not None:
+            while_drawing()
+        return drawn
     _JOB = (results, evals)
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            drawn = dict(pool.map(_draw_in_worker, names))
+            pending = pool.map(_draw_in_worker, names)  # submits every name: all workers fork now
+            if while_drawing is not None:
+                while_drawing()
+            drawn = dict(pending)
     finally:
         _JOB = None
     return {name: drawn[name] for name in names}

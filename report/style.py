@@ -63,7 +63,7 @@ RC = {
     # room at the figure's edges: browsers' font metrics differ a little from matplotlib's
     "figure.constrained_layout.h_pad": 0.07,  # inches
     "figure.constrained_layout.w_pad": 0.07,
-    "savefig.dpi": 150,  # resolution of the raster images (photos, heat maps) inside the SVG
+    "savefig.dpi": 100,  # raster images (photos, heat maps) inside the SVG: 100 dpi is ~4 px per CIFAR pixel at print size, and 150 cost 20% more drawing time
     "svg.fonttype": "none",  # text as <text>: searchable, and fast for WeasyPrint to draw
     "svg.hashsalt": "stress-testing-cnns",  # stable element ids: identical input, identical SVG
     "image.interpolation": "nearest",
