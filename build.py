@@ -298,11 +298,11 @@ def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
     key = Key.of({}, inputs, code_paths("figures"))
 
     def work():
-        from report.arrays import load_eval_arrays
+        from pipeline.evalfile import load_eval
         from report.claims import load_results
         from report.figures import render_figures
 
-        evals = {m: load_eval_arrays(r.eval) for m, r in runs.items()}
+        evals = {m: load_eval(r.eval) for m, r in runs.items()}
         # While the workers draw, import the PDF renderer (about a second) that the next stage needs.
         svgs = render_figures(load_results(paths.results), evals, while_drawing=warm_up_renderer)
         with atomic_dir(folder) as tmp:
@@ -357,7 +357,7 @@ def freeze(args) -> None:
         raise ConfigError(
             f"nothing to freeze in {', '.join(missing)}: run python build.py --profile {args.profile} --retrain first"
         )
-    from pipeline.evalfile import load_eval
+    from pipeline.evalfile import load_eval, provenance_of
 
     target = FROZEN / args.profile
     with atomic_dir(target) as tmp:
@@ -365,8 +365,7 @@ def freeze(args) -> None:
             (tmp / model).mkdir()
             for name in ("eval.npz", "history.json"):
                 shutil.copy2(paths.run_dir(model) / name, tmp / model / name)
-            provenance = json.loads(str(load_eval(tmp / model / "eval.npz")["provenance"]))
-            write_json(tmp / model / "provenance.json", provenance)
+            write_json(tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz")))
     log(f"froze {', '.join(MODELS)} of profile {args.profile} into {shown(target)}")
 
 

@@ -11,7 +11,6 @@ hold between the claims are checked on every analysis; a failure raises Analysis
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import numpy as np
 from pipeline import attention, calibration, cases, confusions, migration, selective, stats
 from pipeline.config import MODELS, AnalysisConfig
 from pipeline.errors import StudyError
+from pipeline.evalfile import provenance_of
 from pipeline.scores import Scored, score
 
 SCHEMA = 1
@@ -111,11 +111,6 @@ def check_pair(baseline: dict, cutmix: dict) -> None:
             raise ValueError(
                 f"{model} test_logits has shape {np.shape(arrays['test_logits'])}, expected {(n, c)}"
             )
-
-
-def provenance(arrays: dict) -> dict:
-    """The provenance JSON stored in eval.npz (a 0-d string array or a str) as a dict."""
-    return json.loads(str(np.asarray(arrays["provenance"])[()]))
 
 
 def data_source(prov: dict[str, dict]) -> str:
@@ -501,7 +496,7 @@ def analyse(
     )
     parts["claims"] |= compare_claims(parts["claims"])
     parts["series"]["milestones"] = list(milestones)
-    prov = {m: provenance(r.arrays) for m, r in runs.items()}
+    prov = {m: provenance_of(r.arrays) for m, r in runs.items()}
     results = plain(
         {"schema": SCHEMA, "profile": profile, "data_source": data_source(prov), **parts, "provenance": prov}
     )

@@ -6,6 +6,7 @@ are read with allow_pickle=False: an eval.npz from elsewhere cannot run code.
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
@@ -36,6 +37,11 @@ EVAL_LAYOUT: dict[str, tuple[str, int]] = {
 
 class EvalFileError(StudyError, ValueError):
     """An eval.npz that cannot be used; the one-line message names the file and the fix."""
+
+
+def provenance_of(arrays: dict[str, np.ndarray]) -> dict:
+    """The provenance record stored in eval.npz (JSON in a 0-d string array), as a dict."""
+    return json.loads(str(np.asarray(arrays["provenance"])[()]))
 
 
 def save_eval(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:

@@ -114,11 +114,11 @@ class Stage:
         and the old key together, still consistent.
         """
         start = time.perf_counter()
-        if self.is_current(key) and not force:
+        current = self.is_current(key)
+        if current and not force:
             log(f"{self.name:<22} skipped: inputs unchanged ({time.perf_counter() - start:.2f} s)")
             return False
-        reason = key.why_different(self.stored()) if self.stored() != key.__dict__ else "outputs missing"
-        reason = "asked for" if force and self.is_current(key) else reason
+        reason = "asked for" if current else key.why_different(self.stored())
         work()
         write_json(self.key_file, key.__dict__)
         log(f"{self.name:<22} ran: {reason} ({time.perf_counter() - start:.1f} s)")

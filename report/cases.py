@@ -20,14 +20,13 @@ class CasesError(StudyError, ValueError):
     """cases.yaml cannot be used; the message names the file and the entry."""
 
 
-def _hypothesis(entry) -> str:
-    return entry if isinstance(entry, str) else (entry or {}).get("hypothesis", "")
+def read_cases(path: Path) -> dict[int, dict]:
+    """{test ID: entry} in the file's order, each entry a dict (a bare string is its hypothesis).
 
-
-def load_cases(path: Path) -> dict[int, str]:
-    """{test ID: hypothesis} in the file's order; refuses IDs outside 0–9999 and malformed entries."""
+    Refuses IDs outside 0–9999 and entries that are neither text nor a mapping with text values.
+    """
     try:
-        doc = yaml.safe_load(Path(path).read_text())
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CasesError(
             f"{path} cannot be read as YAML ({str(exc).splitlines()[0]}): fix the file"
@@ -40,11 +39,17 @@ def load_cases(path: Path) -> dict[int, str]:
             raise CasesError(
                 f"{path}: case ID {key!r} is not a test-set ID: use an integer from 0 to {TEST_IMAGES - 1}"
             )
-        if not isinstance(entry, str | dict | None) or not isinstance(_hypothesis(entry), str):
+        entry = {"hypothesis": entry} if isinstance(entry, str) else entry or {}
+        if not isinstance(entry, dict) or not all(isinstance(v, str | None) for v in entry.values()):
             raise CasesError(f"{path}: case {key} needs a hypothesis text or {{hypothesis: ...}}")
-        cases[key] = _hypothesis(entry)
+        cases[key] = entry
     return cases
 
 
+def load_cases(path: Path) -> dict[int, str]:
+    """{test ID: hypothesis} in the file's order."""
+    return {key: entry.get("hypothesis") or "" for key, entry in read_cases(path).items()}
+
+
 def load_case_ids(path: Path) -> tuple[int, ...]:
-    return tuple(load_cases(path))
+    return tuple(read_cases(path))

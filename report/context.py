@@ -15,9 +15,8 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.config import AnalysisConfig, run_config, to_dict
+from report.claims import claim_value
 from report.filters import join_and
 
 MODELS = ("baseline", "cutmix")
@@ -149,22 +148,21 @@ NOT_RECORDED = "not recorded"
 
 def value(results: dict, name: str, default: Any = None) -> Any:
     """A claim's value, or default when results.json lacks it or it does not exist (None)."""
-    entry = results["claims"].get(name)
-    return default if entry is None or entry["value"] is None else entry["value"]
+    found = claim_value(results, name)
+    return default if found is None else found
 
 
 def load_case_notes(cases_yaml: str | os.PathLike | Mapping | None) -> dict[int, dict]:
     """{test ID: {hypothesis, gradcam, lesson}} from assets/cases.yaml (a path) or its parsed mapping.
 
-    A path is validated by report.cases first, so a malformed file fails with its message.
+    A path is read and validated by report.cases, so a malformed file fails with its message.
     """
     if cases_yaml is None:
         return {}
     if not isinstance(cases_yaml, Mapping):
-        from report.cases import load_cases
+        from report.cases import read_cases
 
-        load_cases(Path(cases_yaml))
-        cases_yaml = yaml.safe_load(Path(cases_yaml).read_text(encoding="utf-8"))
+        cases_yaml = read_cases(Path(cases_yaml))
     notes = {}
     for key, entry in cases_yaml.items():
         entry = {"hypothesis": entry} if isinstance(entry, str) else dict(entry or {})

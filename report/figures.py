@@ -2,7 +2,7 @@
 
 A figure is a function from data to a matplotlib `Figure`: `results` is results.json as a dict
 (pipeline/RESULTS.md); `evals` is {"baseline": arrays, "cutmix": arrays} from
-`report.arrays.load_eval_arrays`, needed only where images or Grad-CAM maps are drawn. A figure
+`pipeline.evalfile.load_eval`, needed only where images or Grad-CAM maps are drawn. A figure
 function never saves or shows; `render_figures` saves each as SVG text and lets it go.
 The analyses beyond the study are drawn in `report.figures_beyond`.
 """

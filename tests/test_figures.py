@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 
 from report import figures as F
 from report import figures_beyond as B
-from report.arrays import find_cam, find_image, load_eval_arrays
+from report.arrays import find_cam, find_image
 from report.cam import normalise_max, normalise_sum, upsample_bilinear
 from report.context import FIGURE_ALT
-from tests.fixtures.make_fixture import fixture_results, fixture_svgs, make_evals, write_evals
+from tests.fixtures.make_fixture import fixture_results, fixture_svgs, make_evals
 
 
 @pytest.fixture
@@ -157,12 +157,9 @@ def test_normalisations():
     np.testing.assert_allclose(normalise_sum(np.zeros((2, 2))), np.full((2, 2), 0.25))
 
 
-def test_load_eval_arrays_and_lookups(tmp_path, results):
-    paths = write_evals(make_evals(results), tmp_path)
-    arrays = load_eval_arrays(paths["baseline"])
+def test_lookups_in_eval_arrays(results):
+    arrays = make_evals(results)["baseline"]
     assert arrays["shown_images"].dtype == np.uint8 and arrays["shown_images"].shape[1:] == (32, 32, 3)
-    only = load_eval_arrays(paths["baseline"], keys=["test_ids", "absent"])
-    assert list(only) == ["test_ids"]
     assert find_image({"baseline": arrays}, 3640).shape == (32, 32, 3)
     assert find_image({"baseline": arrays}, 1) is None
     assert find_cam(arrays, 3640).shape == (4, 4)
