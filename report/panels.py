@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from report.cam import upsample_bilinear
 from report.filters import conf, label
-from report.style import GREY, HEAT_ALPHA_MAX, HEAT_ALPHA_MIN, HEAT_CMAP, SPLIT_STYLE
+from report.style import GREY, HEAT_ALPHA_MAX, HEAT_ALPHA_MIN, HEAT_CMAP, SPLIT_STYLE, Margins, panels
 
 PLACEHOLDER_FACE = "#F2F2F2"
 
@@ -68,7 +68,7 @@ def show_heat(ax: Axes, image: np.ndarray, cam: np.ndarray, vmax: float, vmin: f
 
 def empty_figure(fig: Figure, text: str) -> Figure:
     """A figure with one placeholder panel (for an empty list of cases, say)."""
-    ax = fig.add_subplot()
+    ax = panels(fig, margins=Margins(left=0.1, right=0.1, top=0.1, bottom=0.1))[0, 0]
     placeholder(ax, text)
     return fig
 
@@ -100,7 +100,7 @@ def lr_drops(epochs: list[dict], milestones: list[int]) -> list[tuple[float, flo
 
 def training_curves(fig: Figure, epochs: list[dict], milestones: list[int], title: str) -> Figure:
     """Loss and accuracy per epoch, train against val, learning-rate drops marked."""
-    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss, ax_acc = panels(fig, 1, 2, Margins(left=0.5))[0]
     if not epochs:
         for ax in (ax_loss, ax_acc):
             placeholder(ax, "no training history recorded")

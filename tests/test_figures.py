@@ -7,15 +7,19 @@ import copy
 import subprocess
 import sys
 
+import matplotlib as mpl
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from report import figures as F
 from report import figures_beyond as B
 from report.arrays import find_cam, find_image
 from report.cam import normalise_max, normalise_sum, upsample_bilinear
 from report.context import FIGURE_ALT
+from report.style import RC
 from tests.fixtures.make_fixture import fixture_results, fixture_svgs, make_evals
 
 
@@ -69,7 +73,61 @@ def test_figure_has_expected_axes_and_artists(name, results, evals):
     assert isinstance(fig, Figure)
     assert len(fig.axes) == EXPECTED_AXES[name]
     assert all(_drawn(ax) > 0 for ax in fig.axes if ax.get_label() != "<colorbar>")
-    assert fig.get_layout_engine() is not None  # constrained layout: no clipped labels
+
+
+def _boxes(fig: Figure) -> list[tuple[int, object, str]]:
+    """(index of its Axes, window extent, text) of every visible, non-empty text of the figure."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    with mpl.rc_context(RC):
+        fig.draw(renderer)
+    out = []
+    for k, ax in enumerate(fig.axes):
+        for t in ax.findobj(match=Text):
+            if t.get_visible() and t.get_text().strip() and t.axes is not None:
+                # Text.get_window_extent: an annotation's own text, without its arrow
+                out.append((k, Text.get_window_extent(t, renderer), t.get_text()))
+    return out
+
+
+def _overlap(a, b, slack: float = 0.5) -> bool:
+    return a.x0 + slack < b.x1 and b.x0 + slack < a.x1 and a.y0 + slack < b.y1 and b.y0 + slack < a.y1
+
+
+# The longest of CIFAR-100's class names, as the figures print them: the labels' worst case.
+LONG_NAMES = ("aquarium_fish", "sweet_pepper", "pickup_truck", "willow_tree", "caterpillar")
+
+
+def with_long_names(results: dict) -> dict:
+    """The results with every class named in the cases and the gallery by a long name."""
+    names = iter(LONG_NAMES * 100)
+    for table in ("cases", "gallery"):
+        for row in results["tables"][table]:
+            for key in ("true_class", "baseline_prediction", "cutmix_prediction"):
+                row[key] = next(names)
+    for row in results["tables"]["per_class"]:
+        row["class"] = next(names)
+    return results
+
+
+@pytest.mark.parametrize("long_names", [False, True], ids=["fixture", "long-names"])
+@pytest.mark.parametrize("name", list(EXPECTED_AXES))
+def test_figure_text_stays_inside_and_clear_of_other_panels(name, long_names, results, evals):
+    """The fixed margins (report.style.Margins) leave room for every label: none is clipped by
+    the figure's edge, and none runs into another panel or another panel's labels."""
+    fig = _draw(name, with_long_names(results) if long_names else results, evals)
+    boxes = _boxes(fig)
+    assert boxes
+    edge = fig.bbox
+    for _, box, text in boxes:
+        assert edge.x0 - 0.5 <= box.x0 and box.x1 <= edge.x1 + 0.5, f"{text!r} leaves the figure"
+        assert edge.y0 - 0.5 <= box.y0 and box.y1 <= edge.y1 + 0.5, f"{text!r} leaves the figure"
+    panels = [ax.get_window_extent() for ax in fig.axes]
+    for k, box, text in boxes:
+        for j, panel in enumerate(panels):
+            assert j == k or not _overlap(box, panel), f"{text!r} runs into panel {j}"
+        for other_k, other, other_text in boxes:
+            if (other_k, other_text) != (k, text):
+                assert not _overlap(box, other), f"{text!r} runs into {other_text!r}"
 
 
 def test_figures_do_not_change_their_inputs(results, evals):
