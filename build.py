@@ -18,11 +18,15 @@ import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
 from pipeline.files import atomic_dir, ensure_writable, write_json
 from pipeline.stages import ROOT, Key, Stage, file_digest
+
+if TYPE_CHECKING:
+    from report.publish import Figures
 
 RUNS = ROOT / "runs"  # runs/<profile>/<model>/: checkpoint, history, eval (git-ignored)
 FROZEN = ROOT / "report" / "frozen"  # report/frozen/<profile>/<model>/: committed results
@@ -291,41 +295,51 @@ def check_stage(paths: Paths) -> None:
     Stage("check", paths.key("check"), [paths.checks]).run(key, work, log)
 
 
-def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
-    """Figures 1–8 of the study and those beyond it, as SVG."""
+def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> tuple[Figures, Key]:
+    """Figures 1–8 of the study and those beyond it, as SVG, and the key they are drawn under.
+
+    Drawn in worker processes while the render stage begins: the PDF's layout takes each figure
+    as it reaches it, and the figures are saved (and this stage recorded) once all are in.
+    """
     folder = paths.out / "figures"
     inputs = [paths.results] + [r.eval for r in runs.values()]
     key = Key.of({}, inputs, code_paths("figures"))
+    started = Stage("figures", paths.key("figures"), [folder]).begin(key, log)
+    if started is None:
+        from report.publish import FigureFolder
 
-    def work():
-        from pipeline.evalfile import load_eval
-        from report.claims import load_results
-        from report.figures import render_figures
+        return FigureFolder(folder), key
 
-        evals = {m: load_eval(r.eval) for m, r in runs.items()}
-        # While the workers draw, import the PDF renderer (about a second) that the next stage needs.
-        svgs = render_figures(load_results(paths.results), evals, while_drawing=warm_up_renderer)
-        with atomic_dir(folder) as tmp:
-            for name, svg in svgs.items():
-                (tmp / f"{name}.svg").write_text(svg, encoding="utf-8")
+    from pipeline.evalfile import load_eval
+    from report.claims import load_results
+    from report.drawing import Drawing
 
-    Stage("figures", paths.key("figures"), [folder]).run(key, work, log)
+    def save(svgs: dict[str, str]) -> None:
+        def write():
+            with atomic_dir(folder) as tmp:
+                for name, svg in svgs.items():
+                    (tmp / f"{name}.svg").write_text(svg, encoding="utf-8")
+
+        started.finish(write)
+
+    evals = {m: load_eval(r.eval) for m, r in runs.items()}
+    return Drawing(load_results(paths.results), evals, on_complete=save), key
 
 
-def warm_up_renderer() -> None:
-    import weasyprint  # noqa: F401
+def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) -> None:
+    """The PDF and, from the same HTML with screen CSS, the HTML site.
 
-
-def render_stage(paths: Paths, pdf: bool) -> None:
-    """The HTML site and, from the same HTML with print CSS, the PDF."""
+    Keyed by the figures' key rather than by their files: equal keys draw equal SVG, and the
+    key is known before the figures are.
+    """
     site, report_pdf = paths.out / "site", paths.out / "report.pdf"
-    inputs = [paths.results, paths.checks, paths.out / "figures"]
-    key = Key.of({"pdf": pdf}, inputs, code_paths("render"))
+    config = {"pdf": pdf, "figures": figures_key.__dict__}
+    key = Key.of(config, [paths.results, paths.checks], code_paths("render"))
 
     def work():
         from report.publish import publish
 
-        publish(paths.results, paths.checks, paths.out / "figures", site, report_pdf if pdf else None, CASES)
+        publish(paths.results, paths.checks, figures, site, report_pdf if pdf else None, CASES)
 
     Stage("render", paths.key("render"), [site / "index.html"] + ([report_pdf] if pdf else [])).run(
         key, work, log
@@ -338,8 +352,12 @@ def build(args) -> None:
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
     analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
     check_stage(paths)  # the study's stated numbers against ours
-    figures_stage(runs, paths)  # Figures 1–8 and beyond
-    render_stage(paths, pdf=not args.no_pdf)  # the site and the PDF
+    figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond
+    try:
+        render_stage(paths, figures, figures_key, pdf=not args.no_pdf)  # the PDF and the site
+        figures.all()  # every figure drawn and saved, also when the render stage had nothing to do
+    finally:
+        figures.close()  # workers still drawing (after an error) are stopped
     log(
         f"{'done':<22} {paths.out / 'site' / 'index.html'}"
         + ("" if args.no_pdf else f" and {paths.out / 'report.pdf'}")

@@ -105,6 +105,17 @@ class Stage:
         old = self.stored()
         return old is not None and old == key.__dict__ and all(p.exists() for p in self.outputs)
 
+    def begin(self, key: Key, log: Callable[[str], None] = print, force: bool = False) -> Started | None:
+        """None, and a "skipped" line, when the key is unchanged (and not forced); else the run,
+        begun now, that `Started.finish` records once its outputs are written."""
+        start = time.perf_counter()
+        current = self.is_current(key)
+        if current and not force:
+            log(f"{self.name:<22} skipped: inputs unchanged ({time.perf_counter() - start:.2f} s)")
+            return None
+        reason = "asked for" if current else key.why_different(self.stored())
+        return Started(self, key, reason, start, log)
+
     def run(
         self, key: Key, work: Callable[[], object], log: Callable[[str], None] = print, force: bool = False
     ) -> bool:
@@ -113,13 +124,25 @@ class Stage:
         Outputs are written atomically, so a failed or interrupted `work` leaves the old outputs
         and the old key together, still consistent.
         """
-        start = time.perf_counter()
-        current = self.is_current(key)
-        if current and not force:
-            log(f"{self.name:<22} skipped: inputs unchanged ({time.perf_counter() - start:.2f} s)")
+        started = self.begin(key, log, force)
+        if started is None:
             return False
-        reason = "asked for" if current else key.why_different(self.stored())
-        work()
-        write_json(self.key_file, key.__dict__)
-        log(f"{self.name:<22} ran: {reason} ({time.perf_counter() - start:.1f} s)")
+        started.finish(work)
         return True
+
+
+@dataclass
+class Started:
+    """A stage that runs: its work may go on while later stages begin (the figures' does)."""
+
+    stage: Stage
+    key: Key
+    reason: str
+    start: float
+    log: Callable[[str], None]
+
+    def finish(self, work: Callable[[], object] = lambda: None) -> None:
+        """Do what is left of the work (write the outputs), then record the key and say so."""
+        work()
+        write_json(self.stage.key_file, self.key.__dict__)
+        self.log(f"{self.stage.name:<22} ran: {self.reason} ({time.perf_counter() - self.start:.1f} s)")

@@ -1,20 +1,17 @@
-"""The study's eight figures, and `render_figures`, which draws every figure of the report as SVG.
+"""The study's eight figures, and the list of every figure of the report in its order.
 
 A figure is a function from data to a matplotlib `Figure`: `results` is results.json as a dict
 (pipeline/RESULTS.md); `evals` is {"baseline": arrays, "cutmix": arrays} from
 `pipeline.evalfile.load_eval`, needed only where images or Grad-CAM maps are drawn. A figure
-function never saves or shows; `render_figures` saves each as SVG text and lets it go.
+function never saves or shows; `draw_svg` saves one as SVG text and lets it go, and
+`report.drawing.Drawing` draws them all in worker processes.
 The analyses beyond the study are drawn in `report.figures_beyond`.
 """
 
 from __future__ import annotations
 
 import io
-import multiprocessing as mp
-import os
-import sys
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import matplotlib as mpl
@@ -25,6 +22,7 @@ from matplotlib.patches import Patch
 from report import figures_beyond as beyond
 from report.arrays import find_cam, find_image
 from report.cam import normalise_max, normalise_sum
+from report.drawing import FIGURE_NAMES
 from report.filters import conf, label, points, relchange, thousands
 from report.panels import (
     case_title,
@@ -323,22 +321,27 @@ def per_class_change(results: dict, label_k: int = 3) -> Figure:
 # --- All figures, in report order -------------------------------------------------------------
 
 
-# (name, function, needs eval arrays) of every figure, in the order the report shows them.
-FIGURES: tuple[tuple[str, Callable[..., Figure], bool], ...] = (
-    ("training_baseline", training_baseline, False),
-    ("failure_cases", failure_cases, True),
-    ("gradcam_failures", gradcam_failures, True),
-    ("training_cutmix", training_cutmix, False),
-    ("gradcam_compare", gradcam_compare, True),
-    ("confidence_histograms", confidence_histograms, False),
-    ("wrong_by_threshold", wrong_by_threshold, False),
-    ("per_class_change", per_class_change, False),
-    ("reliability", beyond.reliability, False),
-    ("risk_coverage", beyond.risk_coverage, False),
-    ("attention_spread", beyond.attention_spread, False),
-    ("gallery", beyond.gallery, True),
+# name -> (function, needs eval arrays) of every figure.
+_FUNCTIONS: dict[str, tuple[Callable[..., Figure], bool]] = {
+    "training_baseline": (training_baseline, False),
+    "failure_cases": (failure_cases, True),
+    "gradcam_failures": (gradcam_failures, True),
+    "training_cutmix": (training_cutmix, False),
+    "gradcam_compare": (gradcam_compare, True),
+    "confidence_histograms": (confidence_histograms, False),
+    "wrong_by_threshold": (wrong_by_threshold, False),
+    "per_class_change": (per_class_change, False),
+    "reliability": (beyond.reliability, False),
+    "risk_coverage": (beyond.risk_coverage, False),
+    "attention_spread": (beyond.attention_spread, False),
+    "gallery": (beyond.gallery, True),
+}
+# (name, function, needs eval arrays) of every figure, in the order the report shows them
+# (report.drawing.FIGURE_NAMES: that light module forks the drawing workers).
+FIGURES: tuple[tuple[str, Callable[..., Figure], bool], ...] = tuple(
+    (name, *_FUNCTIONS[name]) for name in FIGURE_NAMES
 )
-FIGURE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in FIGURES)
+assert set(_FUNCTIONS) == set(FIGURE_NAMES), "report.drawing.FIGURE_NAMES lists every figure once"
 
 
 def figure_to_svg(fig: Figure) -> str:
@@ -349,54 +352,21 @@ def figure_to_svg(fig: Figure) -> str:
     return buf.getvalue()
 
 
-def _draw(name: str, results: dict[str, Any], evals: Evals) -> str:
+def draw_svg(name: str, results: dict[str, Any], evals: Evals) -> str:
     """SVG text of one named figure; the Figure is dropped once saved."""
-    draw, needs_evals = _BY_NAME[name]
+    draw, needs_evals = _FUNCTIONS[name]
     fig = draw(results, evals) if needs_evals else draw(results)
     # Not fig.clear(): it rebuilds every Axes before dropping it (8% of the drawing time). A
     # Figure made without pyplot has no manager holding it; the garbage collector frees it.
     return figure_to_svg(fig)
 
 
-_BY_NAME = {name: (draw, needs_evals) for name, draw, needs_evals in FIGURES}
-_JOB: tuple[dict, Evals] | None = None  # the inputs a forked worker inherits (nothing is pickled)
+def render_figures(results: dict[str, Any], evals: Evals, workers: int | None = None) -> dict[str, str]:
+    """{name: SVG text} of every figure, in report order (all drawn before it returns)."""
+    from report.drawing import Drawing
 
-
-def _draw_in_worker(name: str) -> tuple[str, str]:
-    assert _JOB is not None, "render_figures sets _JOB before forking"
-    return name, _draw(name, *_JOB)
-
-
-def render_figures(
-    results: dict[str, Any],
-    evals: Evals,
-    workers: int | None = None,
-    while_drawing: Callable[[], object] | None = None,
-) -> dict[str, str]:
-    """{name: SVG text} of every figure, in report order.
-
-    Figures are independent, so they are drawn by `workers` forked processes (default: one per
-    CPU) where the platform can fork and torch is not loaded, else one after another; the output
-    is the same either way. `while_drawing` runs in this process once the workers are forked
-    (build.py warms up the PDF renderer there), or after drawing when there are none.
-    `evals` may lack a model (or be empty): the figures that need its arrays draw placeholders.
-    """
-    global _JOB
-    names = [name for name, _, _ in FIGURES]
-    workers = min(len(names), os.cpu_count() or 1) if workers is None else workers
-    # Forking a process that has started torch's (OpenMP) thread pools can hang the children.
-    if workers <= 1 or "fork" not in mp.get_all_start_methods() or "torch" in sys.modules:
-        drawn = {name: _draw(name, results, evals) for name in names}
-        if while_drawing is not None:
-            while_drawing()
-        return drawn
-    _JOB = (results, evals)
+    drawing = Drawing(results, evals, workers)
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            pending = pool.map(_draw_in_worker, names)  # submits every name: all workers fork now
-            if while_drawing is not None:
-                while_drawing()
-            drawn = dict(pending)
+        return drawing.all()
     finally:
-        _JOB = None
-    return {name: drawn[name] for name in names}
+        drawing.close()

@@ -1,9 +1,11 @@
-"""The render stage as build.py calls it: files in, site (and PDF) out.
+"""The render stage as build.py calls it: results, checks and figures in, site (and PDF) out.
 
-    publish(results.json, checks.json, figures/, site/, report.pdf or None)
+    publish(results.json, checks.json, figures, site/, report.pdf or None)
 
-Reads what the earlier stages wrote (results, the claim checks, the figures as SVG) and hands
-them to report.render; the text of assets/cases.yaml goes with them.
+Reads what the earlier stages wrote (results, the claim checks) and hands them to report.render
+with the text of assets/cases.yaml. `figures` gives each figure's SVG by name: a
+`report.figures.Drawing` still at work, or a `FigureFolder` of figures drawn before. The PDF is
+laid out first, taking each figure when it gets there; the site is written once all are in.
 """
 
 from __future__ import annotations
@@ -11,31 +13,50 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Protocol
 
 from report.render import CASES, CSS, TEMPLATES, build_context, render_html, write_pdf, write_site
 
 
-def read_figures(folder: str | os.PathLike) -> dict[str, str]:
-    """{name: SVG text} of every figures/<name>.svg."""
-    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(Path(folder).glob("*.svg"))}
+class Figures(Protocol):
+    def svg(self, name: str) -> str: ...
+
+    def all(self) -> dict[str, str]: ...
+
+    def close(self) -> None: ...
+
+
+class FigureFolder:
+    """Figures drawn by an earlier build: figures/<name>.svg."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    def svg(self, name: str) -> str:
+        return (self.folder / f"{name}.svg").read_text(encoding="utf-8")
+
+    def all(self) -> dict[str, str]:
+        return {p.stem: p.read_text(encoding="utf-8") for p in sorted(self.folder.glob("*.svg"))}
+
+    def close(self) -> None:
+        pass
 
 
 def publish(
     results_path: str | os.PathLike,
     checks_path: str | os.PathLike | None,
-    figures_dir: str | os.PathLike,
+    figures: Figures,
     site_dir: str | os.PathLike,
     pdf_path: str | os.PathLike | None,
     cases_yaml: str | os.PathLike = CASES,
 ) -> Path:
-    """Write site_dir (index.html, report.css, figures/) and, unless pdf_path is None, the PDF."""
+    """Write the PDF (unless pdf_path is None), then site_dir (index.html, report.css, figures/)."""
     results = json.loads(Path(results_path).read_text(encoding="utf-8"))
     checks = []
     if checks_path is not None and Path(checks_path).exists():
         checks = json.loads(Path(checks_path).read_text(encoding="utf-8"))
     html = render_html(build_context(results, checks, cases_yaml), TEMPLATES)
-    site_dir = Path(site_dir)
-    site = write_site(site_dir.parent, html, read_figures(figures_dir), CSS, name=site_dir.name)
     if pdf_path is not None:
-        write_pdf(site, pdf_path)
-    return site
+        write_pdf(html, pdf_path, figures.svg, CSS)
+    site_dir = Path(site_dir)
+    return write_site(site_dir.parent, html, figures.all(), CSS, name=site_dir.name)

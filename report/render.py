@@ -2,8 +2,9 @@
 
     context = build_context(results, checks, "assets/cases.yaml")
     html = render_html(context, "templates")
-    site = write_site(out_dir, html, render_figures(results, evals), "assets/report.css")
-    write_pdf(site, out_dir / "report.pdf")
+    figures = render_figures(results, evals)
+    site = write_site(out_dir, html, figures, "assets/report.css")
+    write_pdf(html, out_dir / "report.pdf", figures.__getitem__, "assets/report.css")
 
 The HTML is rendered once and serves both: the site as it is (screen CSS), the PDF through
 WeasyPrint with the print rules of the same stylesheet (@media print, @page). All file I/O is in
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -75,13 +76,77 @@ def write_site(
     return target
 
 
-def write_pdf(site_dir: str | os.PathLike, pdf_path: str | os.PathLike) -> Path:
-    """The PDF of site_dir/index.html by WeasyPrint (print CSS, SVG figures kept as vectors)."""
+# Where WeasyPrint believes the site to be: every file it asks for is served by `site_fetcher`, so
+# the PDF is made from memory, before the site is written, and never reads anything else.
+SITE_URL = "file:///report-site/"
+
+
+def site_fetcher(figure_svg: Callable[[str], str], css_path: str | os.PathLike = CSS):
+    """A WeasyPrint URL fetcher serving the site's files: report.css, and figures/<name>.svg from
+    `figure_svg(name)`, which may wait for a figure still being drawn; and the data: URLs of the
+    images inside the figures. Any other address is an error that stops the PDF: the report
+    must not depend on anything outside the site."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class SiteFiles(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("data:"):  # the images inside a figure's SVG
+                return super().fetch(url, headers)
+            path = url.removeprefix(SITE_URL)
+            if path == "report.css":
+                body, kind = Path(css_path).read_bytes(), "text/css"
+            elif path.startswith("figures/") and path.endswith(".svg"):
+                body, kind = (
+                    figure_svg(path.removeprefix("figures/").removesuffix(".svg")).encode(),
+                    "image/svg+xml",
+                )
+            else:
+                raise ValueError(f"{url} is not a file of the report's site")
+            return URLFetcherResponse(url, body, {"Content-Type": kind})
+
+    return SiteFiles(fail_on_errors=True)
+
+
+def write_pdf(
+    html: str,
+    pdf_path: str | os.PathLike,
+    figure_svg: Callable[[str], str],
+    css_path: str | os.PathLike = CSS,
+) -> Path:
+    """The PDF of the site's HTML by WeasyPrint (print CSS, SVG figures kept as vectors).
+
+    The figures come from `figure_svg(name)` when the layout reaches them, so that the text
+    before them is laid out while they are still being drawn.
+    """
     from weasyprint import HTML  # imported here: slow to import, and only the PDF needs it
 
     # The screen-only CSS (phone layout, scrolling tables) is not for print; WeasyPrint would warn on it.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    site_dir, pdf_path = Path(site_dir), Path(pdf_path)
-    pdf = HTML(filename=str(site_dir / "index.html"), base_url=str(site_dir)).write_pdf()
-    write_bytes(pdf_path, pdf)
-    return pdf_path
+    logger = logging.getLogger("weasyprint")
+    logger.setLevel(logging.ERROR)
+    errors = _Collected()
+    logger.addHandler(errors)
+    try:
+        fetcher = site_fetcher(figure_svg, css_path)
+        pdf = HTML(string=html, base_url=SITE_URL, url_fetcher=fetcher).write_pdf()
+    finally:
+        logger.removeHandler(errors)
+    if errors.messages:
+        raise PDFError("the PDF would be incomplete: " + "; ".join(errors.messages))
+    write_bytes(Path(pdf_path), pdf)
+    return Path(pdf_path)
+
+
+class PDFError(RuntimeError):
+    """WeasyPrint reported an error: a figure or image it could not load or draw."""
+
+
+class _Collected(logging.Handler):
+    """WeasyPrint's errors during one PDF. It logs a figure it cannot load or draw (even one
+    interrupted by Ctrl-C) and goes on without it; a report with a blank figure must not pass."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

@@ -194,9 +194,12 @@ def test_missing_dataset_offline_and_wrong_weights(ws, capsys, tmp_path, monkeyp
 def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     ws, capsys, tiny_cifar, tmp_path, monkeypatch
 ):
-    import report.figures
+    """Ctrl-C while the PDF is laid out and the figures are still being drawn."""
+    import report.drawing
 
     site = (ws / "out" / "site" / "index.html").read_bytes()
+    pdf = (ws / "out" / "report.pdf").read_bytes()
+    figures = {p.name: p.read_bytes() for p in (ws / "out" / "figures").glob("*.svg")}
     cases = tmp_path / "cases.yaml"
     cases.write_text("1: changed, so that analysis and figures run\n")
     monkeypatch.setattr(build, "CASES", cases)
@@ -204,10 +207,12 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report.figures, "render_figures", interrupt)
+    monkeypatch.setattr(report.drawing.Drawing, "svg", interrupt)
     assert _build(ws, "--data-dir", str(tiny_cifar)) == 130
     assert (ws / "out" / "site" / "index.html").read_bytes() == site
-    assert len(list((ws / "out" / "figures").glob("*.svg"))) >= 8
+    assert (ws / "out" / "report.pdf").read_bytes() == pdf
+    assert {p.name: p.read_bytes() for p in (ws / "out" / "figures").glob("*.svg")} == figures
+    assert len(figures) == 12
 
 
 def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_path):

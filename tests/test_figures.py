@@ -51,7 +51,7 @@ EXPECTED_AXES = {
 
 
 def _draw(name, results, evals) -> Figure:
-    draw, needs_evals = F._BY_NAME[name]
+    draw, needs_evals = F._FUNCTIONS[name]
     return draw(results, evals) if needs_evals else draw(results)
 
 

@@ -102,7 +102,28 @@ def pdf(site, tmp_path_factory) -> Path:
         import weasyprint  # noqa: F401
     except (ImportError, OSError) as exc:  # OSError: the Pango/Cairo libraries are missing
         pytest.skip(f"WeasyPrint cannot run here: {exc}")
-    return write_pdf(site, tmp_path_factory.mktemp("pdf") / "report.pdf")
+    html = (site / "index.html").read_text(encoding="utf-8")
+    return write_pdf(html, tmp_path_factory.mktemp("pdf") / "report.pdf", fixture_svgs().__getitem__, CSS)
+
+
+def test_a_figure_the_pdf_cannot_draw_fails_it(tmp_path):
+    """WeasyPrint logs a figure it cannot load or draw and leaves it blank: write_pdf refuses."""
+    from report.render import PDFError
+
+    svgs = dict(fixture_svgs())
+    svgs["gallery"] = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect'  # cut off
+    with pytest.raises(PDFError, match="gallery.svg"):
+        write_pdf(fixture_html(), tmp_path / "r.pdf", svgs.__getitem__, CSS)
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_the_pdf_reads_nothing_outside_the_site(tmp_path):
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = '<p>x</p><img src="https://example.org/tracker.png">'
+    with pytest.raises(FatalURLFetchingError):
+        write_pdf(html, tmp_path / "r.pdf", fixture_svgs().__getitem__, CSS)
+    assert not (tmp_path / "r.pdf").exists()
 
 
 def test_pdf_is_a4_with_page_numbers(pdf):
