@@ -115,8 +115,8 @@ def write_pdf(
 ) -> Path:
     """The PDF of the site's HTML by WeasyPrint (print CSS, SVG figures kept as vectors).
 
-    The figures come from `figure_svg(name)` when the layout reaches them, so that the text
-    before them is laid out while they are still being drawn.
+    The figures come from `figure_svg(name)` when WeasyPrint reaches them, after it has parsed
+    the HTML and applied the CSS: that much is done while they are still being drawn.
     """
     from weasyprint import HTML  # imported here: slow to import, and only the PDF needs it
 
