@@ -50,6 +50,20 @@ def test_missing_outputs_rerun_and_a_failed_stage_keeps_the_old_key(tmp_path):
         stage.run(key, boom, print, force=True)
 
 
+def test_a_begun_stage_is_recorded_only_when_it_finishes(tmp_path):
+    """The figures stage begins, the render stage runs meanwhile, the figures finish later."""
+    key, lines = Key.of({"n": 1}, [], []), []
+    stage = _stage(tmp_path)
+    started = stage.begin(key, lines.append)
+    assert started is not None and lines == []
+    assert stage.stored() is None  # not recorded before its outputs are written
+    started.finish(lambda: write_text(tmp_path / "out.txt", "x"))
+    assert stage.stored() == key.__dict__
+    assert "demo" in lines[0] and "ran: no previous output" in lines[0]
+    assert stage.begin(key, lines.append) is None and "skipped" in lines[1]
+    assert stage.begin(key, lines.append, force=True).reason == "asked for"
+
+
 def test_code_digest_ignores_comments_and_docstrings_but_not_code(tmp_path):
     a, b, c = (tmp_path / n for n in ("a.py", "b.py", "c.py"))
     a.write_text('"""Doc."""\nx = 1  # one\n')
