@@ -298,8 +298,8 @@ def check_stage(paths: Paths) -> None:
 def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> tuple[Figures, Key]:
     """Figures 1–8 of the study and those beyond it, as SVG, and the key they are drawn under.
 
-    Drawn in worker processes while the render stage begins: the PDF's layout takes each figure
-    as it reaches it, and the figures are saved (and this stage recorded) once all are in.
+    Drawn in worker processes while the render stage begins: WeasyPrint takes each figure when
+    it reaches it, and the figures are saved (and this stage recorded) once all are in.
     """
     folder = paths.out / "figures"
     inputs = [paths.results] + [r.eval for r in runs.values()]

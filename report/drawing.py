@@ -4,7 +4,7 @@
     drawing.svg("training_baseline")      # waits for that figure
     drawing.all()                         # waits for every one: {name: SVG text}, report order
 
-build.py lays out the PDF meanwhile; WeasyPrint asks for each figure when its layout reaches it.
+build.py prepares the PDF meanwhile; WeasyPrint asks for each figure when it reaches it.
 This module imports neither matplotlib nor report.figures: the workers are forked first and
 import them themselves, so that the caller goes straight on to its own work (importing
 matplotlib takes 0.8 s here) while the workers import and draw on the other core.

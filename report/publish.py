@@ -4,7 +4,7 @@
 
 Reads what the earlier stages wrote (results, the claim checks) and hands them to report.render
 with the text of assets/cases.yaml. `figures` gives each figure's SVG by name: a
-`report.figures.Drawing` still at work, or a `FigureFolder` of figures drawn before. The PDF is
+`report.drawing.Drawing` still at work, or a `FigureFolder` of figures drawn before. The PDF is
 laid out first, taking each figure when it gets there; the site is written once all are in.
 """
 
@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from report.drawing import FIGURE_NAMES
 from report.render import CASES, CSS, TEMPLATES, build_context, render_html, write_pdf, write_site
 
 
@@ -36,7 +37,8 @@ class FigureFolder:
         return (self.folder / f"{name}.svg").read_text(encoding="utf-8")
 
     def all(self) -> dict[str, str]:
-        return {p.stem: p.read_text(encoding="utf-8") for p in sorted(self.folder.glob("*.svg"))}
+        """{name: SVG text} of every figure, in report order (as `Drawing.all`)."""
+        return {name: self.svg(name) for name in FIGURE_NAMES}
 
     def close(self) -> None:
         pass

@@ -17,6 +17,7 @@ from tests.fixtures.make_fixture import fixture_results, make_evals
 
 def test_the_names_are_the_figures_in_report_order():
     assert FIGURE_NAMES == F.FIGURE_NAMES == tuple(name for name, _, _ in F.FIGURES)
+    assert set(F._FUNCTIONS) == set(FIGURE_NAMES)  # no figure function left out of the report
 
 
 def test_on_complete_gets_every_figure_once_in_report_order():
