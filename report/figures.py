@@ -46,6 +46,7 @@ from report.style import (
     panels,
     styled,
 )
+from report.svg import without_bare_groups
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
 MODELS = ("baseline", "cutmix")
@@ -344,11 +345,12 @@ FIGURES: tuple[tuple[str, Callable[..., Figure], bool], ...] = tuple(
 
 
 def figure_to_svg(fig: Figure) -> str:
-    """SVG text of a figure, without a creation date so that equal inputs give equal bytes."""
+    """SVG text of a figure, without a creation date so that equal inputs give equal bytes, and
+    without the groups that only name an artist (report.svg: WeasyPrint draws it faster)."""
     buf = io.StringIO()
     with mpl.rc_context(RC):  # the svg.* settings are read when saving, not when drawing
         fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+    return without_bare_groups(buf.getvalue())
 
 
 def draw_svg(name: str, results: dict[str, Any], evals: Evals) -> str:
