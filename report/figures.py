@@ -25,6 +25,7 @@ from report.cam import normalise_max, normalise_sum
 from report.drawing import FIGURE_NAMES
 from report.filters import conf, label, points, relchange, thousands
 from report.panels import (
+    bars,
     case_title,
     empty_figure,
     placeholder,
@@ -276,7 +277,7 @@ def per_class_change(results: dict, label_k: int = 3) -> Figure:
     fig = new_figure(2.8)
     ax = panels(fig, margins=Margins(top=0.1, bottom=0.3))[0, 0]
     x = np.arange(len(rows))
-    ax.bar(x, deltas, width=0.8, color=colors)
+    bars(ax, x, deltas, 0.8, color=colors)
     ax.axhline(0, color="black", linewidth=0.6)
     mean = float(results["claims"]["per_class.mean_delta"]["value"])
     ax.axhline(mean, color=GREY, linewidth=0.8, linestyle="--")

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from pipeline.config import AnalysisConfig
 from report.arrays import find_image
 from report.filters import conf, fraction_pct, label, num, pct
-from report.panels import empty_figure, placeholder, show_image
+from report.panels import bars, empty_figure, placeholder, show_image
 from report.style import MODEL_COLOR, MODEL_LABEL, PANEL_IN, Margins, new_figure, panels, styled
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
@@ -50,20 +50,22 @@ def reliability(results: dict) -> Figure:
             confidence = 100 * _as_fraction(bins["confidence"])
             n = len(acc)
             centres = (np.arange(n) + 0.5) * 100 / n
-            ax.bar(
+            bars(
+                ax,
                 centres,
                 np.nan_to_num(acc),
-                width=100 / n,
+                100 / n,
                 color=MODEL_COLOR[model],
                 alpha=0.8,
                 label="accuracy",
             )
             gap = np.nan_to_num(confidence - acc)
-            ax.bar(
+            bars(
+                ax,
                 centres,
                 gap,
+                100 / n,
                 bottom=np.nan_to_num(acc),
-                width=100 / n,
                 color="#DDDDDD",
                 edgecolor="#555555",
                 linewidth=0.4,

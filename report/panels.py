@@ -1,4 +1,4 @@
-"""Small drawing helpers the figure functions share: image panels, placeholders, heat overlays.
+"""Small drawing helpers the figure functions share: image panels, placeholders, heat overlays, bars.
 
 Each takes a matplotlib Axes and draws on it; none creates, saves or shows a figure.
 """
@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path
 from matplotlib.ticker import MaxNLocator
 
 from report.cam import upsample_bilinear
@@ -26,6 +28,49 @@ def bare(ax: Axes) -> None:
         spine.set_visible(True)
         spine.set_color(GREY)
         spine.set_linewidth(0.5)
+
+
+def bars(
+    ax: Axes,
+    x: np.ndarray,
+    heights: np.ndarray,
+    width: float,
+    bottom: float | np.ndarray = 0.0,
+    color: str | list[str] = GREY,
+    **style,
+) -> list[PathPatch]:
+    """Vertical bars as `ax.bar` draws them, but one compound path per colour instead of one
+    artist per bar.
+
+    With a hundred bars, `ax.bar` costs a Rectangle artist each (drawn and saved one by one) and
+    a clipped <path> each in the SVG, which WeasyPrint draws one by one: as one path per colour
+    the reliability diagrams and Figure 8 took half the time to draw and to print (2026-11-29),
+    and neighbouring translucent bars no longer show hairline seams. Bars of non-finite height
+    are left out, as `ax.bar` leaves them blank. `style` goes to each PathPatch (edgecolor,
+    linewidth, alpha, label, ...); `label` names the first colour's patch only.
+    """
+    x, heights = np.asarray(x, dtype=float), np.asarray(heights, dtype=float)
+    bottoms = np.broadcast_to(np.asarray(bottom, dtype=float), x.shape)
+    colors = np.broadcast_to(np.asarray(color, dtype=object), x.shape)
+    shown = np.isfinite(heights) & np.isfinite(bottoms)
+    style = {"linewidth": 0, "edgecolor": "none"} | style
+    patches = []
+    for c in dict.fromkeys(colors[shown]):  # colours in order of first use
+        pick = shown & (colors == c)
+        left, low, high = x[pick] - width / 2, bottoms[pick], bottoms[pick] + heights[pick]
+        corners = np.stack(
+            [
+                np.stack(pair, axis=1)
+                for pair in ((left, low), (left + width, low), (left + width, high), (left, high))
+            ],
+            axis=1,
+        )
+        patch = PathPatch(Path.make_compound_path_from_polys(corners), facecolor=c, **style)
+        patch.sticky_edges.y.extend(np.unique(low).tolist())  # as ax.bar: no margin below a baseline
+        ax.add_patch(patch)
+        patches.append(patch)
+        style.pop("label", None)
+    return patches
 
 
 def placeholder(ax: Axes, text: str) -> None:

@@ -230,3 +230,33 @@ def test_report_never_imports_torch():
         "report.arrays, report.filters; assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _box(points: np.ndarray) -> tuple[float, ...]:
+    """(left, bottom, right, top) of some corners, rounded."""
+    return tuple(np.round([*points.min(axis=0), *points.max(axis=0)], 9).tolist())
+
+
+def test_bars_cover_what_ax_bar_covers_one_path_per_colour():
+    from report.panels import bars
+
+    x = np.arange(6.0)
+    heights = np.array([3.0, 0.0, -2.0, np.nan, 1.5, 4.0])
+    bottom = np.array([0.0, 1.0, 0.0, 0.0, 2.0, -1.0])
+    colors = ["#111111", "#222222", "#111111", "#111111", "#222222", "#111111"]
+    fig = Figure()
+    ax = fig.add_subplot()
+    expected = sorted(
+        (_box(r.get_bbox().get_points()), c)
+        for r, c in zip(ax.bar(x, heights, 0.6, bottom=bottom), colors, strict=True)
+        if np.isfinite(r.get_height())
+    )
+    patches = bars(ax, x, heights, 0.6, bottom=bottom, color=colors, label="bars")
+    got = []
+    for patch in patches:
+        for corners in patch.get_path().to_polygons(closed_only=False):
+            got.append((_box(corners[:4]), mpl.colors.to_hex(patch.get_facecolor())))
+    assert sorted(got) == expected
+    assert [p.get_label() for p in patches] == ["bars", ""], "one legend entry, not one per colour"
+
+    assert len(ax.patches) == len(x) + 2  # ax.bar's six Rectangles, then two paths: one per colour
