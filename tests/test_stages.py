@@ -93,3 +93,27 @@ def test_unwritable_output_folder_is_one_clear_line(tmp_path):
     blocker.write_text("")
     with pytest.raises(OutputError, match="choose another folder with --out"):
         ensure_writable(blocker / "out")
+
+
+def test_each_stage_key_covers_the_code_its_outputs_depend_on():
+    """A change to any module a stage imports (within pipeline/ and report/) must rerun it: the
+    figures once missed report/filters.py, so a new number format left old labels in place.
+    Training and evaluation are listed by hand on purpose: a provenance or device tweak must not
+    retrain for hours."""
+    import subprocess
+    import sys
+
+    import build
+
+    for stage, entries in build.STAGE_ENTRY.items():
+        code = (
+            "import sys\n"
+            + "".join(f"import {m}\n" for m in entries)
+            + "print('\\n'.join(m for m in sys.modules if m.startswith(('pipeline.', 'report.'))))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=build.ROOT, capture_output=True, text=True, check=True
+        )
+        imported = {m.replace(".", "/") + ".py" for m in done.stdout.split()}
+        listed = set(build.CODE[stage]) | set(build.SHAPES_NO_OUTPUT)
+        assert imported <= listed, f"{stage}: add {sorted(imported - listed)} to build.CODE"
