@@ -260,3 +260,12 @@ def test_bars_cover_what_ax_bar_covers_one_path_per_colour():
     assert [p.get_label() for p in patches] == ["bars", ""], "one legend entry, not one per colour"
 
     assert len(ax.patches) == len(x) + 2  # ax.bar's six Rectangles, then two paths: one per colour
+
+
+def test_photos_are_embedded_at_their_own_32_pixels_and_stay_sharp():
+    """A CIFAR image goes into the SVG as its 32 x 32 pixels, scaled by the SVG and drawn
+    pixelated (browsers and WeasyPrint's PDF alike), not resampled and then smoothed."""
+    svg = fixture_svgs()["failure_cases"]
+    photos = [tag for tag in svg.split("<image")[1:] if 'width="32" height="32"' in tag]
+    assert len(photos) == 5
+    assert all("image-rendering:pixelated" in tag.split("/>")[0] for tag in photos)
