@@ -63,7 +63,7 @@ RC = {
     "grid.color": "#DDDDDD",
     "axes.prop_cycle": mpl.cycler(color=[MODEL_COLOR["baseline"], MODEL_COLOR["cutmix"]]),
     "figure.dpi": 100,
-    "savefig.dpi": 100,  # raster images (photos, heat maps) inside the SVG: 100 dpi is ~4 px per CIFAR pixel at print size, and 150 cost 20% more drawing time
+    "savefig.dpi": 100,  # the Grad-CAM overlays, rasterised inside the SVG (photos go in unsampled): ~3 px per CIFAR pixel at print size; 150 cost 20% more drawing time
     "svg.fonttype": "none",  # text as <text>: searchable, and fast for WeasyPrint to draw
     "svg.hashsalt": "stress-testing-cnns",  # stable element ids: identical input, identical SVG
     "image.interpolation": "nearest",
