@@ -345,13 +345,18 @@ FIGURES: tuple[tuple[str, Callable[..., Figure], bool], ...] = tuple(
 )
 
 
-def figure_to_svg(fig: Figure) -> str:
-    """SVG text of a figure, without a creation date so that equal inputs give equal bytes, and
-    without the groups that only name an artist (report.svg: WeasyPrint draws it faster)."""
+def matplotlib_svg(fig: Figure) -> str:
+    """A figure as matplotlib saves it, without a creation date so that equal inputs give equal bytes."""
     buf = io.StringIO()
     with mpl.rc_context(RC):  # the svg.* settings are read when saving, not when drawing
         fig.savefig(buf, format="svg", metadata={"Date": None})
-    return without_bare_groups(buf.getvalue())
+    return buf.getvalue()
+
+
+def figure_to_svg(fig: Figure) -> str:
+    """The SVG the report uses: matplotlib's, without the groups that only name an artist
+    (report.svg: WeasyPrint draws it faster)."""
+    return without_bare_groups(matplotlib_svg(fig))
 
 
 def draw_svg(name: str, results: dict[str, Any], evals: Evals) -> str:

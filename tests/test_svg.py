@@ -3,14 +3,11 @@ effective attributes (what its ancestors transform, clip and style), in the same
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 
-import matplotlib as mpl
 import pytest
 
 from report import figures as F
-from report.style import RC
 from report.svg import without_bare_groups
 from tests.fixtures.make_fixture import fixture_results, make_evals
 
@@ -38,11 +35,7 @@ def _drawn(svg: str) -> list[tuple[str, dict, list[dict]]]:
 def _raw_svg(name: str) -> str:
     results = fixture_results()
     draw, needs_evals = F._FUNCTIONS[name]
-    fig = draw(results, make_evals(results)) if needs_evals else draw(results)
-    buf = io.StringIO()
-    with mpl.rc_context(RC):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
+    return F.matplotlib_svg(draw(results, make_evals(results)) if needs_evals else draw(results))
 
 
 @pytest.mark.parametrize("name", ["reliability", "gradcam_compare"])
