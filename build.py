@@ -39,7 +39,15 @@ CLAIMS = ROOT / "report" / "claims.yaml"  # what the study states, with toleranc
 CODE = {
     "train": [
         "pipeline/" + f
-        for f in ("config.py", "data.py", "model.py", "augment.py", "train.py", "checkpoint.py")
+        for f in (
+            "config.py",
+            "data.py",
+            "model.py",
+            "augment.py",
+            "train.py",
+            "checkpoint.py",
+            "precision.py",
+        )
     ],
     "evaluate": [
         "pipeline/" + f
@@ -50,6 +58,7 @@ CODE = {
             "evaluate.py",
             "evalfile.py",
             "gradcam.py",
+            "precision.py",
             "checkpoint.py",
             "cases.py",
             "scores.py",
@@ -174,6 +183,14 @@ def data_folder(args) -> Path:
     return folder if (folder / "SYNTHETIC").exists() else write_synthetic(SYNTHETIC)
 
 
+def run_precision(args) -> str:
+    """ "fp32" or "bf16": --precision, with auto resolved for the device the run would use."""
+    from pipeline.device import resolve_device
+    from pipeline.precision import resolve_precision
+
+    return resolve_precision(args.precision, resolve_device(args.device))
+
+
 def choose_device(args, cfg: RunConfig):
     import torch
 
@@ -185,7 +202,8 @@ def choose_device(args, cfg: RunConfig):
     if cfg.profile == "paper":
         raise ConfigError(
             f"training the paper profile needs a CUDA GPU (no frozen results in {shown(FROZEN / cfg.profile)}; "
-            f"about {estimate_cpu_hours(cfg):.0f} hours per model on two CPU cores): "
+            f"about {estimate_cpu_hours(cfg, run_precision(args)):.0f} hours per model on two CPU cores "
+            f"in {run_precision(args)}): "
             "use --profile smoke here (make demo), or run on a GPU machine; --device cpu forces it"
         )
     return torch.device("cpu")
@@ -203,7 +221,10 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
     staging = run_dir / ".training"
     outputs = [run_dir / "checkpoint.pt", run_dir / "history.json"]
     stage = Stage(f"train {cfg.model}", run_dir / ".keys" / "train.json", outputs)
-    key = Key.of({"run": to_dict(cfg), "synthetic": args.synthetic}, [], code_paths("train"))
+    precision = run_precision(args)
+    key = Key.of(
+        {"run": to_dict(cfg), "synthetic": args.synthetic, "precision": precision}, [], code_paths("train")
+    )
 
     def work():
         from pipeline.data import load_splits
@@ -214,7 +235,7 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
         if args.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
             shutil.rmtree(staging, ignore_errors=True)  # from scratch: asked for, or settings/code changed
             write_json(staging / "key.json", key.__dict__)
-        train_run(cfg, splits, staging, device)
+        train_run(cfg, splits, staging, device, precision=precision)
         for path in outputs:
             os.replace(staging / path.name, path)
         shutil.rmtree(staging)
@@ -228,12 +249,16 @@ def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFile
     run_dir = paths.run_dir(cfg.model)
     outputs = [run_dir / "eval.npz", run_dir / "history.json"]
     stage = Stage(f"evaluate {cfg.model}", run_dir / ".keys" / "evaluate.json", outputs)
-    key = Key.of({"data": to_dict(cfg.data), "synthetic": args.synthetic}, [weights], code_paths("evaluate"))
+    precision = run_precision(args)
+    config = {"data": to_dict(cfg.data), "synthetic": args.synthetic, "precision": precision}
+    key = Key.of(config, [weights], code_paths("evaluate"))
 
     def work():
         from pipeline.evaluate import evaluate_weights
 
-        evaluate_weights(cfg, weights, data_folder(args), run_dir, device_name=args.device)
+        evaluate_weights(
+            cfg, weights, data_folder(args), run_dir, device_name=args.device, precision=precision
+        )
 
     stage.run(key, work, log)
     return RunFiles(*outputs, source="checkpoint" if weights.parent != run_dir else "trained")
@@ -481,6 +506,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="use generated stand-in data (no dataset, no network); the report says so",
     )
     p.add_argument("--device", help="cuda, cuda:1 or cpu (default: cuda when available)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="arithmetic of training and evaluation: auto (default) is bf16 on CUDA and on CPUs with AMX, else fp32",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (default out/<profile>)")
     p.add_argument("--no-pdf", action="store_true", help="build the site only")
     p.add_argument(

@@ -18,7 +18,7 @@ from pipeline.errors import StudyError
 STUDY_CASE_IDS: tuple[int, ...] = (3640, 2372, 8225, 5864, 1214)
 
 MODELS: tuple[str, ...] = ("baseline", "cutmix")
-PROFILES: tuple[str, ...] = ("paper", "smoke")
+PROFILES: tuple[str, ...] = ("paper", "cpu-study", "smoke")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class TrainConfig:
     cutmix_alpha: float = 1.0  # lambda ~ Beta(alpha, alpha) (seed §6)
     label_smoothing: float = 0.0  # seed §6: 0.1 for the cutmix model, on every batch
     deterministic: bool = True  # deterministic cuDNN, as the study ran (seed, Reproducibility)
+    augment: bool = (
+        True  # random crop (4-pixel zero padding) and horizontal flip of every training image (seed §3)
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,20 @@ MODEL_OVERRIDES: dict[str, dict] = {
 # to PDF, runs on two CPU cores in about three minutes. These cores train at about 23 images/s and
 # predict at about 100 (measured 2026-11-29), so 600 training and 500 test images (5 per class).
 # Its numbers mean nothing.
+# The CPU study: the study's recipe and every analysis of the paper profile, on the full 5,000 val
+# and 10,000 test images, but trained on 8,000 of the 45,000 training images for 20 epochs (lr
+# drops after 10 and 16: the paper's 25/50 and 40/50 of the schedule) without crop and flip, so
+# that the baseline reaches the study's regime (it memorises its training set, validation loss
+# rises after the first drop) within about an hour on two CPU cores in bf16. Why these numbers:
+# issue 10's probes (10,000 images x 15 epochs without crop and flip: 88.9 % train, 32.6 % test,
+# 40 errors at >= 90 % confidence; with crop and flip no CPU budget memorises): fewer images and
+# more epochs at the lower rates push memorisation past 95 % while test accuracy stays above 25 %.
 PROFILE_OVERRIDES: dict[str, dict[str, dict]] = {
     "paper": {"data": {}, "train": {}},
+    "cpu-study": {
+        "data": {"train_subset": 8_000},
+        "train": {"epochs": 20, "milestones": (10, 16), "augment": False},
+    },
     "smoke": {
         "data": {"train_subset": 600, "val_subset": 200, "test_subset": 500},
         "train": {"epochs": 2, "milestones": (1,)},

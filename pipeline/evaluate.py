@@ -2,9 +2,13 @@
 
 The layout of eval.npz is the contract in RESULTS.md. The test split lives on the device as one
 uint8 tensor and each batch is normalised there (as in KellerJordan/cifar10-airbench); inference
-runs under `torch.inference_mode` in channels_last, which `benchmarks/eval_throughput.py` measures
-against a plain NCHW loop. Grad-CAM needs gradients, so it runs outside inference mode, in fp32 on
-the uncompiled module (pipeline/gradcam.py). Files are written atomically and read without pickle.
+runs under `torch.inference_mode` in channels_last, in the run's precision (pipeline/precision.py),
+and every logit is stored as fp32. Grad-CAM needs gradients, so it runs outside inference mode on
+the uncompiled module (pipeline/gradcam.py), always in fp32: the report compares map magnitudes
+across images and models, and bf16 keeps 8 bits of mantissa (about 2 significant digits) in the
+layer4 activations and gradients whose products the map sums. With bf16 logits the maps are taken
+for the class those logits predict, so a stored prediction and its map always agree. Files are
+written atomically and read without pickle.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pipeline.device import resolve_device
 from pipeline.evalfile import save_eval
 from pipeline.gradcam import gradcam, gradcam_predicted, uncompiled
 from pipeline.model import build_model, to_device
+from pipeline.precision import autocast
 from pipeline.provenance import provenance as run_provenance
 from pipeline.scores import score
 
@@ -38,13 +43,17 @@ def _batches(n: int, batch_size: int) -> range:
 
 
 def predict_logits(
-    model: nn.Module, images_uint8: torch.Tensor, device: torch.device, batch_size: int = 256
+    model: nn.Module,
+    images_uint8: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """uint8 (N, 3, 32, 32) -> float32 (N, C) logits on the CPU; eval mode, batched, channels_last."""
     model.eval()
     images = images_uint8.to(device)  # the whole split on the device, once
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, precision):
         for start in _batches(len(images), batch_size):
             x = normalize_batch(images[start : start + batch_size])  # float32, channels_last
             out.append(model(x).float().cpu())
@@ -68,19 +77,10 @@ def gradcam_maps(
     return torch.cat(out) if out else torch.empty(0, 4, 4)
 
 
-def logits_and_cams(
-    model: nn.Module,
-    images_uint8: torch.Tensor,
-    labels: torch.Tensor,
-    device: torch.device,
-    batch_size: int = 256,
-) -> dict[str, np.ndarray]:
-    """Test logits (N, C) and Grad-CAM for the predicted and for the true class, (N, 4, 4) each.
-
-    The logits and the predicted-class maps come from one pass (gradcam_predicted). Where the
-    prediction is right the two targets are the same class, so only the wrong images need a
-    second pass (most of the test set on the study's models is right).
-    """
+def _fp32_logits_and_cams(
+    model: nn.Module, images_uint8: torch.Tensor, device: torch.device, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 logits (N, C) and predicted-class maps (N, 4, 4), from one pass."""
     images = images_uint8.to(device)
     parts = [
         gradcam_predicted(model, normalize_batch(images[s : s + batch_size]))
@@ -88,6 +88,29 @@ def logits_and_cams(
     ]
     logits = torch.cat([p[0].cpu() for p in parts]) if parts else torch.empty(0, 0)
     cam_pred = torch.cat([p[1].cpu() for p in parts]) if parts else torch.empty(0, 4, 4)
+    return logits, cam_pred
+
+
+def logits_and_cams(
+    model: nn.Module,
+    images_uint8: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+    precision: str = "fp32",
+) -> dict[str, np.ndarray]:
+    """Test logits (N, C) and Grad-CAM for the predicted and for the true class, (N, 4, 4) each.
+
+    In fp32 the logits and the predicted-class maps come from one pass (gradcam_predicted); in
+    bf16 the logits come from a bf16 pass and the maps from an fp32 pass for the class they
+    predict. Where the prediction is right the two targets are the same class, so only the wrong
+    images need a further pass.
+    """
+    if precision == "fp32":
+        logits, cam_pred = _fp32_logits_and_cams(model, images_uint8, device, batch_size)
+    else:
+        logits = predict_logits(model, images_uint8, device, batch_size, precision)
+        cam_pred = gradcam_maps(model, images_uint8, logits.argmax(1), device, batch_size)
     labels = labels.cpu()
     cam_true = cam_pred.clone()
     wrong = torch.nonzero(logits.argmax(1) != labels).flatten()
@@ -121,14 +144,15 @@ def evaluate_run(
     shown_case_ids: tuple[int, ...] | list[int],
     provenance: dict,
     batch_size: int = 256,
+    precision: str = "fp32",
 ) -> dict[str, np.ndarray]:
     """Everything eval.npz holds for one trained model (RESULTS.md), as numpy arrays.
 
     `model` is already on `device` (pipeline.model.to_device); `splits` is a pipeline.data.Splits
     or anything with its fields (test, val, test_ids, test_coarse, class_names, coarse_names).
     """
-    test = logits_and_cams(model, splits.test.images, splits.test.labels, device, batch_size)
-    val_logits = predict_logits(model, splits.val.images, device, batch_size)
+    test = logits_and_cams(model, splits.test.images, splits.test.labels, device, batch_size, precision)
+    val_logits = predict_logits(model, splits.val.images, device, batch_size, precision)
     logits_np, labels_np = test["test_logits"], splits.test.labels.cpu().numpy().astype(np.int64)
     test_ids = np.asarray(splits.test_ids, dtype=np.int64)
     shown = shown_positions(test_ids, logits_np, labels_np, shown_case_ids)
@@ -156,6 +180,7 @@ def evaluate_weights(
     run_dir: Path,
     device_name: str | None = None,
     batch_size: int = 256,
+    precision: str = "fp32",
 ) -> Path:
     """The evaluate stage of build.py: load the weights and the data, evaluate, write run_dir/eval.npz.
 
@@ -165,8 +190,10 @@ def evaluate_weights(
     device = resolve_device(device_name)
     splits = load_splits(cfg.data, data_folder)
     model = to_device(load_weights_file(weights, build_model(), expect=cfg), device).eval()
-    prov = run_provenance(cfg, splits.split_hash, device, splits.source) | {"weights": str(weights)}
-    arrays = evaluate_run(model, splits, device, cfg.data.keep_test_ids, prov, batch_size)
+    prov = run_provenance(cfg, splits.split_hash, device, splits.source, precision) | {
+        "weights": str(weights)
+    }
+    arrays = evaluate_run(model, splits, device, cfg.data.keep_test_ids, prov, batch_size, precision)
     path = save_eval(Path(run_dir) / "eval.npz", arrays)
     if Path(weights).resolve() != (Path(run_dir) / "checkpoint.pt").resolve():
         write_history(Path(run_dir) / "history.json", prov, _stored_epochs(Path(weights)))

@@ -46,8 +46,10 @@ def device_name(device: torch.device | str) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
-def provenance(run_cfg: RunConfig, split_hash: str, device: torch.device | str, data_source: str) -> dict:
-    """The provenance record of one run, as a dict of plain JSON types."""
+def provenance(
+    run_cfg: RunConfig, split_hash: str, device: torch.device | str, data_source: str, precision: str = "fp32"
+) -> dict:
+    """The provenance record of one run, as a dict of plain JSON types; `precision` is its arithmetic."""
     commit, dirty = git_state()
     record = {
         "config": to_dict(run_cfg),
@@ -63,6 +65,7 @@ def provenance(run_cfg: RunConfig, split_hash: str, device: torch.device | str, 
             "numpy": np.__version__,
         },
         "device": device_name(device),
+        "precision": precision,
         "seed": run_cfg.train.seed,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -14,12 +14,12 @@ After every epoch the checkpoint and history.json are written atomically. A run 
 point resumes from the last finished epoch with every RNG state restored, so it ends with bitwise
 the same weights as a run never stopped (a test proves it on CPU). On CUDA: bf16 autocast,
 channels_last, fused SGD, deterministic cuDNN unless the config trades it for speed, optionally
-torch.compile. On CPU: fp32, channels_last.
+torch.compile. On CPU: channels_last. The arithmetic is the run's precision (pipeline/precision.py):
+bf16 autocast or fp32, for the training steps and the per-epoch validation alike.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import sys
@@ -51,16 +51,17 @@ from pipeline.config import RunConfig, TrainConfig, to_dict
 from pipeline.data import Split, Splits, augment_batch, normalize_batch
 from pipeline.errors import StudyError
 from pipeline.model import build_model, to_device
+from pipeline.precision import autocast
 from pipeline.provenance import device_name, git_state, provenance
 
 # Steps between host-device syncs (loss check, progress); every step would stall the GPU queue.
 SYNC_EVERY = 16
 EVAL_BATCH = 1_000  # images per forward pass when measuring val loss and accuracy
 
-# Measured on the development machine's two CPU cores (ResNet-18, CIFAR stem, batch 128, fp32,
-# channels_last; 2026-11-29: 21-27 and 78-112 images/s). The guide's older figures were 50 and 190.
-CPU_TRAIN_IMAGES_PER_S = 23.0
-CPU_PREDICT_IMAGES_PER_S = 100.0
+# (training, prediction) images/s on two idle cores of the development Xeon with AMX (ResNet-18,
+# CIFAR stem, batch 128, channels_last, torch 2.14.1; DEVELOPERS.md, measured 2026-12-01). The
+# 2026-11-29 figures of 21-27 img/s were taken while other jobs shared the two cores.
+CPU_IMAGES_PER_S: dict[str, tuple[float, float]] = {"fp32": (67.0, 198.0), "bf16": (170.0, 644.0)}
 OFFICIAL_TRAIN_IMAGES = 50_000
 
 OnStep = Callable[[int, int], None]  # (epoch, step), both counted from 1, after each optimiser step
@@ -70,16 +71,17 @@ class TrainingError(StudyError, RuntimeError):
     """Training cannot go on (a non-finite loss); the message names the epoch, the step and the checkpoint kept."""
 
 
-def estimate_cpu_hours(run_cfg: RunConfig) -> float:
-    """Hours one run's training (with its per-epoch validation) takes on two CPU cores.
+def estimate_cpu_hours(run_cfg: RunConfig, precision: str = "fp32") -> float:
+    """Hours one run's training (with its per-epoch validation) takes on two CPU cores in `precision`.
 
     For refusing the paper profile on a machine without CUDA with a concrete figure.
     """
+    train_rate, predict_rate = CPU_IMAGES_PER_S[precision]
     data = run_cfg.data
     n_train = OFFICIAL_TRAIN_IMAGES - data.val_size
     n_train = min(n_train, data.train_subset) if data.train_subset is not None else n_train
     n_val = min(data.val_size, data.val_subset) if data.val_subset is not None else data.val_size
-    per_epoch = n_train / CPU_TRAIN_IMAGES_PER_S + n_val / CPU_PREDICT_IMAGES_PER_S  # seconds
+    per_epoch = n_train / train_rate + n_val / predict_rate  # seconds
     return run_cfg.train.epochs * per_epoch / 3600
 
 
@@ -96,6 +98,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.MultiStepLR
     generator: torch.Generator  # on the device: batch order, crop offsets, flips
     rng: np.random.Generator  # CutMix: coin, λ, partner permutation, box centre
+    precision: str = "fp32"  # "fp32" or "bf16" (pipeline/precision.py); a setting of the run, not saved state
     epoch: int = 0  # epochs finished
     history: list[dict] = field(default_factory=list)
 
@@ -127,14 +130,14 @@ def _configure_backends(cfg: TrainConfig, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = not cfg.deterministic
 
 
-def _new_run(cfg: TrainConfig, device: torch.device, compile: bool) -> _Run:
+def _new_run(cfg: TrainConfig, device: torch.device, compile: bool, precision: str = "fp32") -> _Run:
     model = to_device(_seeded_model(cfg.seed), device)
     optimizer = _optimizer(model, cfg, device)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.milestones), gamma=cfg.lr_gamma)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.seed)
     net = torch.compile(model) if compile else model
-    return _Run(model, net, optimizer, scheduler, generator, np.random.default_rng(cfg.seed))
+    return _Run(model, net, optimizer, scheduler, generator, np.random.default_rng(cfg.seed), precision)
 
 
 def _snapshot(run: _Run, run_cfg: RunConfig, prov: dict) -> dict:
@@ -173,25 +176,23 @@ def _resumed(prov: dict, device: torch.device) -> dict:
 # ----------------------------------------------------------------------------- one epoch
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 on CUDA (no loss scaling needed, unlike fp16); fp32 on CPU, where bf16 is slower on most cores."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on a normalised batch; returns (batch-mean loss, λ-weighted correct count), on the device."""
     y_a, y_b, lam = y, y, 1.0
     if cfg.cutmix_prob > 0:
         x, y_a, y_b, lam = cutmix_batch(x, y, cfg.cutmix_prob, cfg.cutmix_alpha, run.rng)
-    with _autocast(x.device):
-        logits = run.net(x).float()  # (B, 100)
+    with autocast(x.device, run.precision):
+        logits = run.net(x).float()  # (B, 100), fp32 for the loss
     loss = mixed_loss(logits, y_a, y_b, lam, cfg.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
     return loss.detach(), mixed_correct(logits.detach(), y_a, y_b, lam)
+
+
+def _inputs(images: torch.Tensor, generator: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
+    """A batch as the network sees it: cropped, flipped and normalised, or only normalised (cfg.augment)."""
+    return augment_batch(images, generator) if cfg.augment else normalize_batch(images)
 
 
 def _check_finite(losses: torch.Tensor, first: int, epoch: int, steps: int) -> None:
@@ -219,7 +220,7 @@ def _train_epoch(
     checked = 0
     for step in range(steps):
         idx = order[step * size : (step + 1) * size]
-        loss, hits = _step(run, augment_batch(train.images[idx], run.generator), train.labels[idx], cfg)
+        loss, hits = _step(run, _inputs(train.images[idx], run.generator, cfg), train.labels[idx], cfg)
         losses[step] = loss
         loss_sum += loss.double() * len(idx)
         correct += hits
@@ -236,7 +237,9 @@ def _train_epoch(
 
 
 @torch.no_grad()
-def validate(net: nn.Module, split: Split, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
+def validate(
+    net: nn.Module, split: Split, batch_size: int = EVAL_BATCH, precision: str = "fp32"
+) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on an unaugmented, normalised split, in eval mode.
 
     Plain cross-entropy for both models: the val loss is the NLL, comparable across models,
@@ -248,7 +251,7 @@ def validate(net: nn.Module, split: Split, batch_size: int = EVAL_BATCH) -> tupl
     correct = torch.zeros((), dtype=torch.int64, device=device)
     for i in range(0, len(split.labels), batch_size):
         y = split.labels[i : i + batch_size]
-        with _autocast(device):
+        with autocast(device, precision):
             logits = net(normalize_batch(split.images[i : i + batch_size])).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
         correct += (logits.argmax(dim=1) == y).sum()
@@ -273,7 +276,7 @@ def _epoch(
     start = time.perf_counter()
     train_loss, train_acc = _train_epoch(run, train, cfg, epoch, on_step, bar)  # ends with a host sync
     train_seconds = time.perf_counter() - start
-    val_loss, val_acc = validate(run.net, val)
+    val_loss, val_acc = validate(run.net, val, precision=run.precision)
     run.scheduler.step()
     row = {
         "epoch": epoch,
@@ -317,6 +320,7 @@ def train_run(
     device: torch.device | str,
     *,
     compile: bool = False,
+    precision: str = "fp32",
     on_step: OnStep | None = None,
     progress: bool = True,
 ) -> list[dict]:
@@ -336,12 +340,12 @@ def train_run(
         return saved["history"]
 
     _configure_backends(run_cfg.train, device)
-    run = _new_run(run_cfg.train, device, compile)
+    run = _new_run(run_cfg.train, device, compile, precision)
     if saved is not None:
         _restore(run, saved, ckpt_path)
         prov = _resumed(saved["provenance"], device)
     else:
-        prov = provenance(run_cfg, splits.split_hash, device, splits.source)
+        prov = provenance(run_cfg, splits.split_hash, device, splits.source, precision)
     train, val = splits.train.to(device), splits.val.to(device)
     for epoch in range(run.epoch + 1, run_cfg.train.epochs + 1):
         try:

@@ -219,6 +219,7 @@ def test_plain_log_line_per_epoch_off_a_terminal(tmp_path, tiny_model, capsys):
 
 def test_estimate_cpu_hours():
     paper = run_config("paper", "baseline")
-    # 50 epochs × (45,000 images at 23 img/s + 5,000 at 100 img/s), the speeds measured here
-    assert estimate_cpu_hours(paper) == pytest.approx(50 * (45_000 / 23 + 5_000 / 100) / 3600)
+    # 50 epochs × (45,000 images trained + 5,000 predicted), at the rates measured for each precision
+    assert estimate_cpu_hours(paper) == pytest.approx(50 * (45_000 / 67 + 5_000 / 198) / 3600)
+    assert estimate_cpu_hours(paper, "bf16") == pytest.approx(50 * (45_000 / 170 + 5_000 / 644) / 3600)
     assert estimate_cpu_hours(run_config("smoke", "cutmix")) < 0.05
