@@ -101,6 +101,7 @@ CODE = {
         "report/filters.py",
         "report/claims.py",
         "report/drawing.py",
+        "report/differences.py",
         "pipeline/config.py",
         "templates",
         "assets",

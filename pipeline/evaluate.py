@@ -32,6 +32,7 @@ from pipeline.model import build_model, to_device
 from pipeline.precision import autocast
 from pipeline.provenance import provenance as run_provenance
 from pipeline.scores import score
+from pipeline.stages import file_digest
 
 N_CONFIDENT_WRONG = 64  # most confidently wrong test images whose pixels eval.npz keeps for the report
 
@@ -190,12 +191,15 @@ def evaluate_weights(
     device = resolve_device(device_name)
     splits = load_splits(cfg.data, data_folder)
     model = to_device(load_weights_file(weights, build_model(), expect=cfg), device).eval()
+    given = Path(weights).resolve() != (Path(run_dir) / "checkpoint.pt").resolve()
     prov = run_provenance(cfg, splits.split_hash, device, splits.source, precision) | {
-        "weights": str(weights)
+        "weights": str(weights),
+        "weights_sha256": file_digest(Path(weights)),
+        "weights_given": given,  # trained elsewhere: the config above is the profile's, not the weights'
     }
     arrays = evaluate_run(model, splits, device, cfg.data.keep_test_ids, prov, batch_size, precision)
     path = save_eval(Path(run_dir) / "eval.npz", arrays)
-    if Path(weights).resolve() != (Path(run_dir) / "checkpoint.pt").resolve():
+    if given:
         write_history(Path(run_dir) / "history.json", prov, _stored_epochs(Path(weights)))
     return path
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.config import AnalysisConfig, run_config, to_dict
 from report.claims import claim_value
+from report.differences import differences
 from report.filters import join_and
 
 MODELS = ("baseline", "cutmix")
@@ -51,6 +52,7 @@ NAMES = {  # words with digits in them, kept out of the templates
     "cam_layer": "layer4",
     "cam_grid": "4×4",
     "split": "45k/5k/10k",
+    "digest": "SHA-256",
 }
 REFS = {  # works cited in the text, as printed
     "guo": "Guo et al., 2017",  # On Calibration of Modern Neural Networks, ICML
@@ -138,6 +140,8 @@ SETTING_NOTES = {  # what each config field means (pipeline/config.py's comments
     "train.cutmix_alpha": "λ ~ Beta(α, α)",
     "train.label_smoothing": "label smoothing",
     "train.deterministic": "deterministic cuDNN",
+    "train.augment": "random crop and horizontal flip of training images",
+    "precision": "arithmetic of training and evaluation (bf16: autocast, logits kept in fp32)",
 }
 
 NOT_RECORDED = "not recorded"
@@ -265,14 +269,20 @@ def story(results: dict) -> dict:
     low, high = v("bootstrap.accuracy_delta_low"), v("bootstrap.accuracy_delta_high")
     p = v("mcnemar.p_value")
     top = thresholds[-1] if thresholds else None
+    known = {m: bool(history[m]) for m in MODELS}  # weights given without a history: nothing known of training
     return {
+        "history_known": known,
+        "trained_here": all(known.values()),
+        "weights": given_weights(results),
         "net_gain": v("migration.net", 0) > 0,
         "overconfident": v("baseline.ece", 0.0) >= OVERCONFIDENT_ECE,
         "nearly_gone": top is not None and (top["reduction"] or 0.0) >= NEARLY_GONE,
-        "memorised": gap_b >= MEMORISED_GAP,
+        "memorised": gap_b >= MEMORISED_GAP if known["baseline"] else None,
         "memorised_gap": MEMORISED_GAP,
-        "cutmix_memorised": gap_c >= MEMORISED_GAP,
-        "gap_verb": "collapsed"
+        "cutmix_memorised": gap_c >= MEMORISED_GAP if known["cutmix"] else None,
+        "gap_verb": "not known"
+        if not all(known.values())
+        else "collapsed"
         if gap_c <= GAP_COLLAPSED_SHARE * gap_b
         else "narrowed"
         if gap_c < gap_b
@@ -295,6 +305,16 @@ def story(results: dict) -> dict:
         "cutmix_spreads_more": v("compare.attention_entropy_delta", 0.0) > 0,
         "wrong_more_focused": v("baseline.attention_entropy_wrong", 0.0)
         < v("baseline.attention_entropy", 0.0),
+    }
+
+
+def given_weights(results: dict) -> dict[str, dict]:
+    """{model: {path, sha256}} for each model evaluated from weights given with --checkpoint-*."""
+    prov = results.get("provenance", {})
+    return {
+        m: {"path": prov[m]["weights"], "sha256": prov[m].get("weights_sha256", NOT_RECORDED)}
+        for m in MODELS
+        if (prov.get(m) or {}).get("weights_given")
     }
 
 
@@ -364,8 +384,11 @@ def run_configs(results: dict) -> dict[str, dict]:
     return configs
 
 
-def settings_rows(configs: dict[str, dict]) -> list[dict]:
+def settings_rows(configs: dict[str, dict], provenance: Mapping | None = None) -> list[dict]:
+    """The settings table: each config field, then the precision the provenance records."""
     flat = {m: _flatten({k: v for k, v in configs[m].items() if k in ("data", "train")}) for m in MODELS}
+    for m in MODELS:
+        flat[m]["precision"] = ((provenance or {}).get(m) or {}).get("precision", NOT_RECORDED)
     names = list(dict.fromkeys(k for m in MODELS for k in flat[m]))
     return [
         {
@@ -433,16 +456,12 @@ def banner(results: dict, configs: dict[str, dict]) -> dict | None:
     profile, source = results["profile"], results["data_source"]
     if profile == STUDY_PROFILE and source == STUDY_DATA:
         return None
-    train = configs["baseline"].get("train", {})
-    data = configs["baseline"].get("data", {})
+    prov = results.get("provenance", {}).get("baseline", {})
     return {
         "profile": profile,
         "data_source": source,
         "synthetic": source != STUDY_DATA,
-        "small": profile != STUDY_PROFILE,
-        "epochs": train.get("epochs"),
-        "train_images": data.get("train_subset"),
-        "test_images": value(results, "baseline.test_images"),
+        "differences": differences(configs["baseline"], prov),
     }
 
 
@@ -464,7 +483,7 @@ def build_context(
     configs = run_configs(results)
     figure_no = numbered(list(FIGURE_ALT))
     analysis = AnalysisConfig()
-    settings = settings_rows(configs)
+    settings = settings_rows(configs, results.get("provenance"))
     thresholds = threshold_rows(results)
     train = configs["baseline"]["train"]
     return {

@@ -14,31 +14,67 @@ import pytest
 from report.render import CASES, CSS, build_context, render_html, write_pdf, write_site
 from tests.fixtures.make_fixture import fixture_checks, fixture_results, fixture_svgs
 
-GOLDEN = Path(__file__).parent / "golden" / "report.html"
+GOLDEN_DIR = Path(__file__).parent / "golden"
+GOLDEN = GOLDEN_DIR / "report.html"
+HISTORY_CLAIMS = ("final_train_accuracy", "final_val_accuracy", "train_val_gap", "final_train_loss", "final_val_loss")
 
 
 def fixture_html() -> str:
     return render_html(build_context(fixture_results(), fixture_checks(), CASES))
 
 
-def test_golden_html():
-    """The fixture's HTML is byte-for-byte the golden file; UPDATE_GOLDEN=1 rewrites it."""
-    html = fixture_html()
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not GOLDEN.exists():
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(html, encoding="utf-8")
-        pytest.skip(f"wrote {GOLDEN}")
-    golden = GOLDEN.read_text(encoding="utf-8")
+def given_weights_results() -> dict:
+    """The fixture as a build with --checkpoint-* of bare state_dicts makes it: no history, weights recorded.
+
+    As pipeline.analysis writes it: empty epoch lists, and None for every claim read from them.
+    """
+    results = fixture_results()
+    for m in ("baseline", "cutmix"):
+        results["series"]["history"][m] = []
+        for name in HISTORY_CLAIMS:
+            results["claims"][f"{m}.{name}"]["value"] = None
+        results["provenance"][m] |= {
+            "weights": f"/tmp/given/{m}.pth",
+            "weights_sha256": f"{ord(m[0]):064x}",
+            "weights_given": True,
+        }
+    results["claims"]["compare.train_val_gap_delta"]["value"] = None
+    return results
+
+
+def assert_golden(html: str, name: str) -> None:
+    """html is byte-for-byte tests/golden/<name>; UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN_DIR / name
+    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        pytest.skip(f"wrote {path}")
+    golden = path.read_text(encoding="utf-8")
     if html != golden:
         diff = "".join(
             difflib.unified_diff(
-                golden.splitlines(keepends=True),
-                html.splitlines(keepends=True),
-                "golden/report.html",
-                "rendered",
+                golden.splitlines(keepends=True), html.splitlines(keepends=True), f"golden/{name}", "rendered"
             )
         )
-        pytest.fail(f"the rendered HTML differs from {GOLDEN} (UPDATE_GOLDEN=1 to accept):\n{diff}")
+        pytest.fail(f"the rendered HTML differs from {path} (UPDATE_GOLDEN=1 to accept):\n{diff}")
+
+
+def test_golden_html():
+    assert_golden(fixture_html(), "report.html")
+
+
+def test_golden_html_of_given_weights():
+    """Weights trained elsewhere: the prose asserts nothing about training (issue 10, item 7)."""
+    assert_golden(render_html(build_context(given_weights_results(), fixture_checks(), CASES)), "given_weights.html")
+
+
+def test_given_weights_say_what_is_unknown_and_nothing_of_training():
+    html = render_html(build_context(given_weights_results(), fixture_checks(), CASES))
+    text = re.sub(r"<[^>]+>", "", html)
+    for claim in ("We trained", "Training hit", "did not simply memorise", "does not rise again", "50 epochs"):
+        assert claim not in text, claim
+    for known in ("trained elsewhere", "/tmp/given/baseline.pth", f"{ord('b'):064x}", "not known"):
+        assert known in text, known
 
 
 @pytest.fixture(scope="module")

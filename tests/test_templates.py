@@ -136,7 +136,32 @@ def test_banner_for_synthetic_or_smoke_and_none_for_the_study():
     results["provenance"]["baseline"]["config"]["train"]["epochs"] = 2
     results["provenance"]["baseline"]["config"]["data"]["train_subset"] = 1000
     html = render(results)
-    assert "These are not the study's numbers" in html and "1,000 training images for two epochs" in html
+    assert "These are not the study's numbers" in html
+    assert "trained on 1,000 of the 45,000 train images; 2 epochs instead of 50" in html
+
+
+def test_banner_lists_every_way_the_cpu_study_differs():
+    """Page 1 names the subset, the epochs, the schedule, the augmentation and the hardware."""
+    results = fixture_results()
+    results["data_source"], results["profile"] = "cifar-100", "cpu-study"
+    prov = results["provenance"]["baseline"]
+    prov["config"]["data"]["train_subset"] = 8000
+    prov["config"]["train"] |= {"epochs": 20, "milestones": [10, 16], "augment": False}
+    prov |= {"device": "cpu", "precision": "bf16"}
+    html = render(results)
+    banner = html[html.index('<aside class="banner"') : html.index("</aside>")]
+    for phrase in (
+        "<code>cpu-study</code> profile",
+        "trained on 8,000 of the 45,000 train images",
+        "20 epochs instead of 50",
+        "learning-rate drops after epochs 10 and 16 instead of 25 and 40",
+        "no random crop or flip",
+        "run on a CPU",
+        "in bf16 arithmetic",
+    ):
+        assert phrase in banner, phrase
+    assert "Augmentation: none (no random crop or flip" in html
+    assert re.search(r"<code>precision</code>.*?bf16", html)
 
 
 def test_memorised_only_when_the_gap_is_large():
