@@ -222,3 +222,18 @@ def test_every_claim_span_names_a_claim():
     assert len(spans) > 80
     assert set(spans) <= set(results["claims"])
     assert spans["baseline.test_accuracy"] == "60.69%"
+
+
+def test_page_one_says_which_statements_hold_in_this_setting():
+    checks = fixture_checks()
+    statements = [r for r in checks if r.get("where") == "predicate"]
+    statements[0]["verdict"] = "fail"
+    html = render(fixture_results(), checks)
+    finding = html[html.index('class="scale-finding"') :]
+    finding = finding[: finding.index("</p>")]
+    held, failed = finding.split("This does not:")
+    assert str(statements[0]["stated"]) not in held and str(statements[0]["stated"]) in failed
+    assert all(str(r["stated"]) in held for r in statements[1:])
+    fixture = fixture_results()
+    fixture["data_source"] = "cifar-100"  # the study's own build: no such paragraph
+    assert "scale-finding" not in render(fixture, checks)
