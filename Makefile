@@ -28,6 +28,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 bench: $(STAMP)
+	$(PY) benchmarks/precision_throughput.py
 	$(PY) benchmarks/train_throughput.py
 	$(PY) benchmarks/eval_throughput.py
 	$(PY) benchmarks/build_time.py

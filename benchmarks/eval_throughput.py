@@ -3,7 +3,9 @@
 Ours (pipeline.evaluate.predict_logits): the split as one device-resident uint8 tensor, each batch
 normalised on the device, channels_last, torch.inference_mode. Plain: float tensors normalised on
 the host beforehand, the model in its default layout, torch.no_grad. Random weights and images are
-enough: throughput does not depend on what the network has learned. Target on 2 CPU cores: >= 1.3.
+enough: throughput does not depend on what the network has learned. No target: on the CPU both
+loops are bound by the same convolutions (issue 10); benchmarks/precision_throughput.py measures
+the CPU's real lever, bf16.
 
     .venv/bin/python benchmarks/eval_throughput.py [--device cuda] [--images 2000] [--batch-size 256]
 """
@@ -86,7 +88,7 @@ def main() -> None:
     )
     print(f"ours  (inference_mode, channels_last, uint8 on device): {ours:8.1f} images/s")
     print(f"plain (no_grad, NCHW fp32, host-normalised):             {plain:8.1f} images/s")
-    print(f"ratio ours/plain: {ours / plain:.2f} (target >= 1.3 on CPU)")
+    print(f"ratio ours/plain: {ours / plain:.2f} (no target)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ same model (build_model, same init) with the same optimiser settings on the same
 
     .venv/bin/python benchmarks/train_throughput.py [--device cuda] [--steps 20] [--batch-size 128]
 
-Prints both rates and their ratio; the target on the two development CPU cores is ratio >= 1.2.
+Prints both rates and their ratio, with no target: on the CPU both loops sit at the same fp32
+convolution limit and the ratio moved between 1.1 and 1.7 from one machine to the next (issue 10),
+so it says where the data path matters (a GPU), not whether ours is good enough. The CPU's lever
+is the arithmetic: benchmarks/precision_throughput.py.
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ from pipeline.config import run_config  # noqa: E402
 from pipeline.data import CIFAR_MEAN, CIFAR_STD, Split, augment_batch  # noqa: E402
 from pipeline.model import build_model  # noqa: E402
 from pipeline.train import _new_run, _step  # noqa: E402  (the production step itself, not a copy)
-
-TARGET_RATIO = 1.2  # issue 2: on the development machine's two CPU cores
 
 
 class ImageDataset(Dataset):
@@ -169,10 +170,7 @@ def main() -> None:
     for key in loops:
         print(f"{key:10s} {total[key]:12.1f} {median[key]:12.1f}")
     ratio, ratio_median = total["ours"] / total["reference"], median["ours"] / median["reference"]
-    verdict = "met" if ratio >= TARGET_RATIO else "not met"
-    print(
-        f"{'ratio':10s} {ratio:12.2f} {ratio_median:12.2f}   target >= {TARGET_RATIO} (all steps): {verdict}"
-    )
+    print(f"{'ratio':10s} {ratio:12.2f} {ratio_median:12.2f}   (no target: see the docstring)")
 
 
 if __name__ == "__main__":

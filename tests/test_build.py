@@ -238,3 +238,25 @@ def test_a_device_that_is_not_here_is_one_clear_line(ws, capsys, tiny_cifar, mon
     for device, words in (("cuda", "no such CUDA device"), ("tpu:7", "not a device")):
         assert _build(ws, "--retrain", "--device", device, "--data-dir", str(tiny_cifar), "--no-pdf") == 1
         assert words in _one_error_line(capsys)
+
+
+def test_precision_is_in_the_train_and_evaluate_keys(ws, capsys, tiny_cifar):
+    """Asking for bf16 retrains and re-evaluates (another arithmetic, other numbers); the provenance says so."""
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--precision", "fp32") == 0
+    capsys.readouterr()
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--precision", "bf16", "--no-pdf") == 0
+    ran = _ran(capsys.readouterr().out)
+    assert {"train baseline", "evaluate baseline", "train cutmix", "evaluate cutmix"} <= set(ran)
+    results = json.loads((ws / "out" / "results.json").read_text())
+    assert {results["provenance"][m]["precision"] for m in config.MODELS} == {"bf16"}
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--precision", "fp32") == 0  # back, for the other tests
+
+
+def test_the_paper_refusal_estimates_hours_for_the_precision(ws, capsys, tiny_cifar, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = ["--profile", "paper", "--retrain", "--data-dir", str(tiny_cifar), "--out", str(ws / "paper")]
+    assert build.main([*args, "--precision", "fp32"]) == 1
+    fp32 = _one_error_line(capsys)
+    assert build.main([*args, "--precision", "bf16"]) == 1
+    bf16 = _one_error_line(capsys)
+    assert "in fp32" in fp32 and "in bf16" in bf16 and fp32 != bf16

@@ -160,3 +160,17 @@ def test_evaluate_weights_writes_eval_npz_and_a_history_for_outside_weights(
     assert prov["data_source"] == "synthetic" and prov["weights"] == str(weights)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["epochs"] == [] and history["provenance"]["data_source"] == "synthetic"
+
+
+def test_bf16_logits_are_fp32_and_their_maps_are_fp32_grad_cam_of_the_class_they_predict(model) -> None:
+    """In bf16 the logits come from a bf16 pass (stored as fp32); the maps stay fp32 Grad-CAM, taken
+    for the class those logits predict, so a stored prediction and its map always agree."""
+    splits = _splits()
+    bf16 = evaluate_run(model, splits, CPU, (3,), {"seed": 42}, batch_size=8, precision="bf16")
+    assert bf16["test_logits"].dtype == bf16["val_logits"].dtype == np.float32
+    predicted = torch.from_numpy(bf16["test_logits"].argmax(1))
+    expected = gradcam_maps(model, splits.test.images, predicted, CPU, batch_size=8).numpy()
+    np.testing.assert_array_equal(bf16["cam_pred"], expected)
+    fp32 = predict_logits(model, splits.test.images, CPU, batch_size=8)
+    assert not np.array_equal(bf16["test_logits"], fp32.numpy())  # really another arithmetic
+    np.testing.assert_allclose(bf16["test_logits"], fp32.numpy(), atol=0.1 * float(fp32.abs().max()))

@@ -7,6 +7,7 @@ resume test uses the real build_model.
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 from types import SimpleNamespace
 
@@ -223,3 +224,21 @@ def test_estimate_cpu_hours():
     assert estimate_cpu_hours(paper) == pytest.approx(50 * (45_000 / 67 + 5_000 / 198) / 3600)
     assert estimate_cpu_hours(paper, "bf16") == pytest.approx(50 * (45_000 / 170 + 5_000 / 644) / 3600)
     assert estimate_cpu_hours(run_config("smoke", "cutmix")) < 0.05
+
+
+def test_bf16_training_runs_and_records_its_precision(tmp_path):
+    from pipeline.checkpoint import read_checkpoint
+
+    history = train_run(tiny_cfg(epochs=1), tiny_splits(), tmp_path, "cpu", precision="bf16", progress=False)
+    assert len(history) == 1 and math.isfinite(history[0]["train_loss"]) and math.isfinite(history[0]["val_loss"])
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["provenance"]["precision"] == "bf16"
+
+
+def test_augment_off_feeds_the_images_only_normalised():
+    from pipeline.data import normalize_batch
+    from pipeline.train import _inputs
+
+    images = tiny_splits().train.images[:4]
+    g = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(_inputs(images, g, tiny_cfg(augment=False).train), normalize_batch(images))
+    assert not torch.equal(_inputs(images, g, tiny_cfg(augment=True).train), normalize_batch(images))
