@@ -269,7 +269,9 @@ def story(results: dict) -> dict:
     low, high = v("bootstrap.accuracy_delta_low"), v("bootstrap.accuracy_delta_high")
     p = v("mcnemar.p_value")
     top = thresholds[-1] if thresholds else None
-    known = {m: bool(history[m]) for m in MODELS}  # weights given without a history: nothing known of training
+    known = {
+        m: bool(history[m]) for m in MODELS
+    }  # weights given without a history: nothing known of training
     return {
         "history_known": known,
         "trained_here": all(known.values()),

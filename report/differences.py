@@ -73,7 +73,7 @@ def setting_differences(config: dict, model: str = "baseline") -> list[str]:
 
 
 def hardware_differences(provenance: dict) -> list[str]:
-    """"trained on a CPU", "in bf16 arithmetic": what the provenance says that the study's GPU run was not."""
+    """ "trained on a CPU", "in bf16 arithmetic": what the provenance says that the study's GPU run was not."""
     out = []
     if provenance.get("device") == "cpu":
         out.append("run on a CPU")

@@ -16,7 +16,13 @@ from tests.fixtures.make_fixture import fixture_checks, fixture_results, fixture
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN = GOLDEN_DIR / "report.html"
-HISTORY_CLAIMS = ("final_train_accuracy", "final_val_accuracy", "train_val_gap", "final_train_loss", "final_val_loss")
+HISTORY_CLAIMS = (
+    "final_train_accuracy",
+    "final_val_accuracy",
+    "train_val_gap",
+    "final_train_loss",
+    "final_val_loss",
+)
 
 
 def fixture_html() -> str:
@@ -65,13 +71,21 @@ def test_golden_html():
 
 def test_golden_html_of_given_weights():
     """Weights trained elsewhere: the prose asserts nothing about training (issue 10, item 7)."""
-    assert_golden(render_html(build_context(given_weights_results(), fixture_checks(), CASES)), "given_weights.html")
+    assert_golden(
+        render_html(build_context(given_weights_results(), fixture_checks(), CASES)), "given_weights.html"
+    )
 
 
 def test_given_weights_say_what_is_unknown_and_nothing_of_training():
     html = render_html(build_context(given_weights_results(), fixture_checks(), CASES))
     text = re.sub(r"<[^>]+>", "", html)
-    for claim in ("We trained", "Training hit", "did not simply memorise", "does not rise again", "50 epochs"):
+    for claim in (
+        "We trained",
+        "Training hit",
+        "did not simply memorise",
+        "does not rise again",
+        "50 epochs",
+    ):
         assert claim not in text, claim
     for known in ("trained elsewhere", "/tmp/given/baseline.pth", f"{ord('b'):064x}", "not known"):
         assert known in text, known

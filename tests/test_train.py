@@ -7,8 +7,8 @@ resume test uses the real build_model.
 from __future__ import annotations
 
 import dataclasses
-import math
 import json
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -230,7 +230,11 @@ def test_bf16_training_runs_and_records_its_precision(tmp_path):
     from pipeline.checkpoint import read_checkpoint
 
     history = train_run(tiny_cfg(epochs=1), tiny_splits(), tmp_path, "cpu", precision="bf16", progress=False)
-    assert len(history) == 1 and math.isfinite(history[0]["train_loss"]) and math.isfinite(history[0]["val_loss"])
+    assert (
+        len(history) == 1
+        and math.isfinite(history[0]["train_loss"])
+        and math.isfinite(history[0]["val_loss"])
+    )
     assert read_checkpoint(tmp_path / "checkpoint.pt")["provenance"]["precision"] == "bf16"
 
 
