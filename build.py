@@ -1,8 +1,12 @@
 """Build the report of "Stress-Testing Convolutional Neural Networks": one command, every stage cached.
 
     python build.py [--profile paper|smoke]      train or load, evaluate, analyse, check, draw, render
-    python build.py freeze --profile P           copy the runs' results into report/frozen/P/
-    python build.py check --profile P [--against published|frozen] [--json]
+    python build.py freeze --profile P [--dry-run]   freeze what the last build used into report/frozen/P/
+    python build.py check --profile P [--against published|frozen] [--json] [--junit F] [--markdown F]
+    python build.py diff [REV | OLD_OUT NEW_OUT] --profile P   this build against the frozen numbers at REV
+
+check and diff exit 0 when every claim passes, 1 when a claim failed or is missing, 2 on a usage or
+setup error.
 
 The flow of ../shared/DESIGN.md. `main()` reads like the report's table of contents; each stage
 runs only when its config, inputs or code changed, and says what it did and why. A build that
@@ -311,6 +315,7 @@ def analyse_files(runs: dict[str, RunFiles], cfg: AnalysisConfig, profile: str) 
         m: {"eval": file_digest(r.eval), "history": file_digest(r.history)} for m, r in runs.items()
     }
     results["sources"] = {m: r.source for m, r in runs.items()}
+    results["files"] = {m: {"eval": shown(r.eval), "history": shown(r.history)} for m, r in runs.items()}
     return results
 
 
@@ -417,58 +422,213 @@ def build(args) -> None:
 # ----------------------------------------------------------------------------- freeze and check
 
 
-def freeze(args) -> None:
-    """Copy each run's eval.npz, history.json and provenance into report/frozen/<profile>/, to be committed."""
-    paths = Paths(args.profile, ROOT / "out" / args.profile)
-    missing = [str(paths.run_dir(m)) for m in MODELS if not frozen_complete(paths.run_dir(m))]
-    if missing:
-        raise ConfigError(
-            f"nothing to freeze in {', '.join(missing)}: run python build.py --profile {args.profile} --retrain first"
-        )
-    from pipeline.evalfile import load_eval, provenance_of
-
-    target = FROZEN / args.profile
-    with atomic_dir(target) as tmp:
-        for model in MODELS:
-            (tmp / model).mkdir()
-            for name in ("eval.npz", "history.json"):
-                shutil.copy2(paths.run_dir(model) / name, tmp / model / name)
-            write_json(tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz")))
-    log(f"froze {', '.join(MODELS)} of profile {args.profile} into {shown(target)}")
-
-
-def check(args) -> int:
-    """Print the table of claims against the published numbers or the frozen results; 1 if any fails."""
-    from report.claims import check_against_frozen, check_published, load_claims, load_results, print_checks
+def last_build(args) -> tuple[Paths, dict]:
+    """The output folder of the profile's last build and its results.json (a setup error when none)."""
+    from report.claims import load_results
 
     paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
     if not paths.results.exists():
         raise ConfigError(
             f"{paths.results} does not exist: build first with python build.py --profile {args.profile}"
         )
-    results, claims = load_results(paths.results), load_claims(CLAIMS)
-    if args.against == "frozen":
-        runs = {
-            m: RunFiles(paths.frozen_dir(m) / "eval.npz", paths.frozen_dir(m) / "history.json", "frozen")
-            for m in MODELS
-        }
-        if not all(frozen_complete(paths.frozen_dir(m)) for m in MODELS):
+    return paths, load_results(paths.results)
+
+
+def frozen_results(profile: str) -> dict | None:
+    from report.claims import load_results
+
+    path = FROZEN / profile / "results.json"
+    return load_results(path) if path.exists() else None
+
+
+def used_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
+    """{model: {"eval", "history"}} the build read, verified unchanged since by their digests."""
+    files = results.get("files")
+    if not isinstance(files, dict) or set(files) != set(MODELS):
+        raise ConfigError(
+            f"{paths.results} does not say which files it used (an older build): build again, then freeze"
+        )
+    out = {}
+    for model in MODELS:
+        out[model] = {kind: ROOT / files[model][kind] for kind in ("eval", "history")}
+        for kind, path in out[model].items():
+            if not path.is_file() or file_digest(path) != results["inputs"][model][kind]:
+                raise ConfigError(
+                    f"{shown(path)} changed or vanished since the last build of {paths.profile}: "
+                    f"build again (python build.py --profile {paths.profile}), then freeze"
+                )
+    return out
+
+
+FROZEN_SOURCES = dict.fromkeys(MODELS, "frozen")
+
+
+def frozen_files(target: Path) -> dict[str, dict[str, str]]:
+    """Where a frozen folder keeps each model's inputs, as results.json records them."""
+    return {
+        m: {"eval": shown(target / m / "eval.npz"), "history": shown(target / m / "history.json")}
+        for m in MODELS
+    }
+
+
+def _kind(results: dict, model: str) -> str:
+    prov = (results.get("provenance") or {}).get(model) or {}
+    return "given weights" if prov.get("weights_given") else "trained"
+
+
+def freeze(args) -> None:
+    """Freeze exactly what the last build of the profile used: its inputs and its numbers.
+
+    Shows which claims move against the numbers frozen now, then writes report/frozen/<profile>/
+    atomically (tolerances.json, measured separately, is kept). Refuses when the last build's files
+    changed since, and when the frozen results would change in kind (trained <-> given weights)
+    without --replace.
+    """
+    from pipeline.evalfile import load_eval, provenance_of
+    from report.gate import moved_claims
+
+    paths, results = last_build(args)
+    files = used_files(results, paths)
+    target, old = FROZEN / args.profile, frozen_results(args.profile)
+    for model in MODELS:
+        if old is not None and _kind(old, model) != _kind(results, model) and not args.replace:
             raise ConfigError(
-                f"no frozen results for profile {args.profile}: python build.py freeze --profile {args.profile}"
+                f"the last build's {model} is {_kind(results, model)} but {shown(target)} holds {_kind(old, model)} "
+                "results: give --replace to overwrite them"
             )
-        reference = analyse_files(runs, analysis_config(), args.profile)
-        rows = check_against_frozen(results, reference, claims)
+    moved = moved_claims(old or {}, results)
+    for name, before, after in moved if old is not None else []:
+        log(f"  moves  {name}: {before} -> {after}")
+    origin = ", ".join(f"{m} from {shown(files[m]['eval'].parent)} ({results['sources'][m]})" for m in MODELS)
+    if args.dry_run:
+        moving = f"{len(moved)} claims would move" if old is not None else "no numbers are frozen yet"
+        log(f"would freeze {origin}: {moving} (--dry-run: nothing written)")
+        return
+    tolerances = target / "tolerances.json"
+    kept = tolerances.read_bytes() if tolerances.exists() else None
+    with atomic_dir(target) as tmp:
+        for model in MODELS:
+            (tmp / model).mkdir()
+            shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
+            shutil.copy2(files[model]["history"], tmp / model / "history.json")
+            write_json(tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz")))
+        write_json(
+            tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
+        )
+        if kept is not None:
+            (tmp / "tolerances.json").write_bytes(kept)
+    log(f"froze {origin} into {shown(target)}" + (f"; {len(moved)} claims moved" if old is not None else ""))
+
+
+def gate_context(args, against: str) -> dict:
+    return {"profile": args.profile, "against": against}
+
+
+def report_checks(rows: list[dict], args, against: str) -> int:
+    """Print the rows (terminal or JSON), write the JUnit and Markdown files asked for; the exit status."""
+    from pipeline.files import write_text
+    from report.gate_output import (
+        annotations,
+        as_json,
+        exit_status,
+        in_github_actions,
+        junit,
+        markdown,
+        terminal,
+    )
+
+    title = f"claim check: {args.profile} against {against}"
+    print(as_json(rows, gate_context(args, against)) if args.json else terminal(rows, verbose=args.verbose))
+    if args.junit:
+        write_text(Path(args.junit), junit(rows, title))
+    if args.markdown:
+        write_text(Path(args.markdown), markdown(rows, title))
+    if in_github_actions():
+        frozen = FROZEN / args.profile / "results.json"
+        for line in annotations(rows, [CLAIMS, frozen], ROOT):
+            print(line)
+    return exit_status(rows)
+
+
+def check(args) -> int:
+    """The claims against the published numbers or the frozen numbers; the exit status of report_checks."""
+    from report.claims import check_published, load_claims
+    from report.gate import check_against_frozen, load_tolerances
+
+    paths, results = last_build(args)
+    claims = load_claims(CLAIMS)
+    if args.against == "frozen":
+        frozen = frozen_results(args.profile)
+        if frozen is None:
+            raise ConfigError(
+                f"no frozen numbers for profile {args.profile} ({shown(FROZEN / args.profile / 'results.json')}): "
+                f"python build.py freeze --profile {args.profile}"
+            )
+        tolerances = load_tolerances(FROZEN / args.profile / "tolerances.json")
+        rows = check_against_frozen(results, frozen, claims, tolerances)
+        return report_checks(rows, args, f"frozen ({shown(FROZEN / args.profile)})")
+    return report_checks(check_published(results, claims), args, "the study's published numbers")
+
+
+def results_at(rev: str, profile: str) -> tuple[dict, dict | None]:
+    """The frozen results (and tolerances) of a profile at a git revision."""
+    import subprocess
+
+    def show(name: str) -> str | None:
+        done = subprocess.run(
+            ["git", "show", f"{rev}:report/frozen/{profile}/{name}"], cwd=ROOT, capture_output=True, text=True
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    text = show("results.json")
+    if text is None:
+        raise ConfigError(
+            f"no frozen numbers of profile {profile} at revision {rev!r}: name a revision that has them"
+        )
+    try:
+        tolerances = show("tolerances.json")
+        return json.loads(text), (json.loads(tolerances) if tolerances else None)
+    except ValueError:
+        raise ConfigError(
+            f"report/frozen/{profile}/results.json at {rev} is not JSON: name another revision"
+        ) from None
+
+
+def diff(args) -> int:
+    """This build (or NEW_OUT) against the frozen numbers at a revision (or OLD_OUT), as check does."""
+    from report.claims import load_claims, load_results
+    from report.gate import check_against_frozen
+
+    targets = args.targets
+    if len(targets) == 2:
+        old_dir, new_dir = (Path(t) for t in targets)
+        for d in (old_dir, new_dir):
+            if not (d / "results.json").is_file():
+                raise ConfigError(f"{d} holds no results.json: give two output folders of build.py")
+        old, tolerances = load_results(old_dir / "results.json"), None
+        current, against = load_results(new_dir / "results.json"), str(old_dir)
+    elif len(targets) <= 1:
+        rev = targets[0] if targets else "HEAD"
+        old, tolerances = results_at(rev, args.profile)
+        current, against = last_build(args)[1], f"frozen at {rev}"
     else:
-        rows = check_published(results, claims)
-    return print_checks(rows, as_json=args.json)
+        raise ConfigError(
+            "diff takes a revision, or two output folders: python build.py diff [REV | OLD NEW]"
+        )
+    return report_checks(check_against_frozen(current, old, load_claims(CLAIMS), tolerances), args, against)
 
 
 # ----------------------------------------------------------------------------- command line
 
 
+GATE_COMMANDS = ("check", "diff")
+USAGE_ERROR = 2
+
+
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
-        sys.exit(f"build.py: error: {message} (see python build.py --help)")
+        print(f"build.py: error: {message} (see python build.py --help)", file=sys.stderr)
+        sys.exit(USAGE_ERROR)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -479,9 +639,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="build",
-        choices=["build", "freeze", "check"],
-        help="build the report (default), freeze the runs' results, or check the claims",
+        choices=["build", "freeze", "check", "diff"],
+        help="build the report (default), freeze what it used, check the claims, or diff against a revision",
     )
+    p.add_argument("targets", nargs="*", help="diff: a git revision (default HEAD), or two output folders")
     p.add_argument(
         "--profile", default="paper", help=f"which settings: {' or '.join(PROFILES)} (default paper)"
     )
@@ -521,8 +682,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["published", "frozen"],
         help="check: compare with the study's numbers (claims.yaml) or with the frozen results",
     )
-    p.add_argument("--json", action="store_true", help="check: print the table as JSON")
+    p.add_argument("--json", action="store_true", help="check, diff: print strict JSON instead of the table")
+    p.add_argument("--verbose", action="store_true", help="check, diff: list the passing claims too")
+    p.add_argument(
+        "--junit", metavar="FILE", help="check, diff: also write JUnit XML, one testcase per claim"
+    )
+    p.add_argument("--markdown", metavar="FILE", help="check, diff: also write a Markdown summary")
+    p.add_argument("--dry-run", action="store_true", help="freeze: show what would move, write nothing")
+    p.add_argument(
+        "--replace", action="store_true", help="freeze: allow replacing frozen results of another kind"
+    )
     args = p.parse_args(argv)
+    if args.targets and args.command != "diff":
+        p.error(f"unexpected argument {args.targets[0]!r}: only diff takes a revision or folders")
     if args.profile not in PROFILES:
         p.error(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
     return args
@@ -536,11 +708,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "check":
             return check(args)
+        if args.command == "diff":
+            return diff(args)
         build(args)
         return 0
     except StudyError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
-        return 1
+        return USAGE_ERROR if args.command in GATE_COMMANDS else 1
     except KeyboardInterrupt:
         print("build.py: interrupted; earlier outputs are intact", file=sys.stderr)
         return 130

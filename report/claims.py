@@ -9,7 +9,6 @@ verdict) for `build.py check` and the report's appendix. Pure functions except t
 from __future__ import annotations
 
 import json
-import math
 import operator
 from pathlib import Path
 
@@ -184,65 +183,3 @@ def identity_row(identity: dict) -> dict:
         "verdict": "pass" if identity.get("holds") else "fail",
         "where": "identity",
     }
-
-
-def same_inputs(current: dict, reference: dict) -> bool:
-    return bool(current.get("inputs")) and current.get("inputs") == reference.get("inputs")
-
-
-def check_against_frozen(current: dict, reference: dict, claims: dict) -> list[dict]:
-    """Every claim of a build against the analysis of the frozen results.
-
-    Analysis of the same inputs must match exactly; a retrained run within the claim's tolerance
-    (claims.yaml, or the default for its unit).
-    """
-    exact = same_inputs(current, reference)
-    stated_tol = {c["claim"]: c.get("tolerance") for c in claims["claims"]}
-    defaults = claims.get("default_tolerance") or {}
-    rows = []
-    for name, entry in reference.get("claims", {}).items():
-        tol = None if exact else stated_tol.get(name, defaults.get(entry.get("unit"), "exact"))
-        row = compare(name, entry.get("value"), claim_value(current, name), tol)
-        if entry.get("value") is None and row["measured"] is None:
-            row["verdict"] = "pass"  # absent on both sides (e.g. a reduction from zero)
-        rows.append(
-            {**row, "where": "frozen (same inputs: exact)" if exact else "frozen (retrained: tolerance)"}
-        )
-    rows += [identity_row(i) for i in current.get("identities", [])]
-    return rows
-
-
-# ----------------------------------------------------------------------------- printing
-
-
-def summary(rows: list[dict]) -> dict:
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("pass", "fail", "missing")}
-    return counts
-
-
-def _cell(x) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, float):
-        return "nan" if math.isnan(x) else f"{x:.4g}"
-    return str(x)
-
-
-def format_table(rows: list[dict]) -> str:
-    header = ("claim", "stated", "measured", "difference", "tolerance", "verdict")
-    cells = [header] + [tuple(_cell(r[h]) for h in header) for r in rows]
-    widths = [min(max(len(c[i]) for c in cells), 48) for i in range(len(header))]
-    lines = ["  ".join(c[i][:48].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def print_checks(rows: list[dict], as_json: bool = False) -> int:
-    """Print the table (or JSON) and return the exit status: 1 when any claim fails or is missing."""
-    counts = summary(rows)
-    if as_json:
-        print(json.dumps({"rows": rows, "summary": counts}, indent=1))
-    else:
-        print(format_table(rows))
-        print(f"claims: {counts['pass']} pass, {counts['fail']} fail, {counts['missing']} missing")
-    return 1 if counts["fail"] or counts["missing"] else 0
