@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipeline import safepickle
 from pipeline.config import DataConfig
 from pipeline.errors import StudyError
 
@@ -119,11 +119,22 @@ def read_verified(path: Path, verify: bool = True) -> dict:
     """Unpickle one CIFAR-100 file, refusing a file that is neither official nor the rebuilt copy."""
     try:
         raw = path.read_bytes()
-        entry = pickle.loads(raw, encoding="latin1")
+        entry = safepickle.loads(
+            raw
+        )  # allow-listing: a crafted file cannot run code (pipeline/safepickle.py)
     except FileNotFoundError:
         raise DataError(f"{path} is missing: put the complete {FOLDER} folder there") from None
+    except IsADirectoryError:
+        raise DataError(
+            f"{path} is a folder, not a CIFAR-100 file: put the complete {FOLDER} folder there"
+        ) from None
+    except safepickle.ForbiddenGlobal as exc:
+        raise DataError(f"{path} is refused: {exc}; download the official files again") from None
     except Exception as exc:
-        raise DataError(f"{path} is not a readable CIFAR-100 pickle ({exc}): download it again") from None
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise DataError(f"{path} is not a readable CIFAR-100 pickle ({reason}): download it again") from None
+    if not isinstance(entry, dict):
+        raise DataError(f"{path} is not a CIFAR-100 file (no mapping inside): download it again")
     if not verify or hashlib.md5(raw).hexdigest() == OFFICIAL_MD5[path.name]:
         return entry
     if path.name in REBUILT_DIGESTS and _content_digests(entry) == REBUILT_DIGESTS[path.name]:

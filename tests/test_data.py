@@ -138,3 +138,39 @@ def test_the_real_copy_passes_its_content_digests(real_cifar):
         for i in (3640, 2372, 8225, 5864, 1214)
     ]
     assert names == ["castle", "house", "television", "sea", "lobster"]
+
+
+class _Payload:
+    """Unpickling this calls os.system: what a crafted dataset file would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("name", ["train", "test", "meta"])
+def test_a_payload_in_any_dataset_file_never_runs_and_is_one_line(tiny_cifar, tmp_path, name):
+    import shutil
+
+    folder = tmp_path / "cifar-100-python"
+    shutil.copytree(tiny_cifar, folder)
+    marker = tmp_path / "pwned"
+    entry = {"data": _Payload(marker), "fine_labels": [0], "coarse_labels": [0]}
+    (folder / name).write_bytes(pickle.dumps(entry, protocol=2))
+    data.read_folder.cache_clear()
+    with pytest.raises(data.DataError) as err:
+        data.load_splits(run_config("smoke", "baseline").data, folder)
+    assert not marker.exists(), "the payload ran"
+    message = str(err.value)
+    assert "\n" not in message and str(folder / name) in message and "posix.system" in message
+
+
+def test_an_array_of_python_objects_is_refused(tmp_path):
+    path = tmp_path / "train"
+    path.write_bytes(pickle.dumps({"data": np.array([1, "x"], dtype=object)}, protocol=2))
+    with pytest.raises(data.DataError, match="array of Python objects"):
+        data.read_verified(path)
