@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import shutil
+import signal
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -621,6 +622,15 @@ def diff(args) -> int:
 # ----------------------------------------------------------------------------- command line
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, like KeyboardInterrupt for Ctrl-C (not an Exception,
+    so that no handler of errors swallows it); every output is written atomically, so none is torn."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 GATE_COMMANDS = ("check", "diff")
 USAGE_ERROR = 2
 
@@ -702,6 +712,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "freeze":
             freeze(args)
@@ -718,6 +729,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("build.py: interrupted; earlier outputs are intact", file=sys.stderr)
         return 130
+    except Terminated:
+        print("build.py: terminated (SIGTERM); earlier outputs are intact", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

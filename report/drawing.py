@@ -12,9 +12,11 @@ matplotlib takes 0.8 s here) while the workers import and draw on the other core
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing as mp
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -41,9 +43,23 @@ FIGURE_NAMES = (
 WORKER_NICENESS = 5  # the workers yield a contested core to the caller, whose work is the longer
 
 _JOB: tuple[dict, Evals] | None = None  # the inputs a forked worker inherits (nothing is pickled)
+_PARENT: int | None = None  # the process that forked the workers
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """End this worker when its parent dies, by any signal, kill -9 included (prctl(2),
+    PR_SET_PDEATHSIG; Linux). A parent already gone before the call is caught by its pid."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != _PARENT:
+        os._exit(1)
 
 
 def _start_worker() -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's SIGTERM handler is the parent's
     os.nice(WORKER_NICENESS)
     # A worker draws a few figures and exits: cyclic garbage collection would only cost it time
     # (7% of drawing the figures, counted with gc.callbacks); its memory goes when it exits.
@@ -80,14 +96,14 @@ class Drawing:
         workers: int | None = None,
         on_complete: Callable[[dict[str, str]], object] | None = None,
     ) -> None:
-        global _JOB
+        global _JOB, _PARENT
         self._results, self._evals, self._on_complete = results, evals, on_complete
         self._drawn: dict[str, str] = {}
         self._pending: dict[str, Future] = {}
         self._pool: ProcessPoolExecutor | None = None
         workers = min(len(FIGURE_NAMES), os.cpu_count() or 1) if workers is None else workers
         if workers > 1 and can_fork():
-            _JOB = (results, evals)
+            _JOB, _PARENT = (results, evals), os.getpid()
             try:  # the first submit forks every worker, with _JOB in its memory
                 self._pool = ProcessPoolExecutor(
                     workers, mp_context=mp.get_context("fork"), initializer=_start_worker
