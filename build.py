@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
-from pipeline.files import atomic_dir, ensure_writable, write_json
+from pipeline.files import atomic_dir, claim_folder, write_json
 from pipeline.stages import ROOT, Key, Stage, file_digest
 
 if TYPE_CHECKING:
@@ -404,7 +404,7 @@ def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) ->
 
 def build(args) -> None:
     paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
-    ensure_writable(paths.out)
+    claim_folder(paths.out, args.profile, adopt=not args.out)
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
     analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
     figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond, drawn meanwhile

@@ -34,6 +34,38 @@ def ensure_writable(folder: Path) -> Path:
     return folder
 
 
+MARKER = ".made-by-build.py"  # in every output folder the build writes: it owns what it wrote there
+
+
+def claim_folder(folder: Path, profile: str, adopt: bool = False) -> Path:
+    """Make `folder` the build's output folder for `profile`, or refuse in one line.
+
+    A new or empty folder is marked as the build's (MARKER, naming the profile); a marked one of
+    the same profile is used again. A non-empty folder without the mark holds someone else's files,
+    which the build must not replace, so it is refused; `adopt` (the default out/<profile>, which
+    builds before the mark wrote) marks it instead. A folder marked for another profile is refused.
+    """
+    folder = ensure_writable(Path(folder))
+    marker = folder / MARKER
+    if marker.exists():
+        try:
+            made_for = json.loads(marker.read_text(encoding="utf-8")).get("profile")
+        except (OSError, ValueError, AttributeError):
+            made_for = None
+        if made_for != profile:
+            raise OutputError(
+                f"{folder} holds the output of profile {made_for!r}, not {profile!r}: choose another folder with --out"
+            )
+        return folder
+    if any(p.name != MARKER for p in folder.iterdir()) and not adopt:
+        raise OutputError(
+            f"{folder} is not empty and was not made by build.py: choose a new or empty folder with --out "
+            "(the build replaces what it writes there)"
+        )
+    write_json(marker, {"profile": profile, "made_by": "build.py"})
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on failure it is removed."""

@@ -1,0 +1,42 @@
+"""The output folder: the build writes only into a folder it made (or a new or empty one), never
+replacing a user's files; a folder of another profile is refused too."""
+
+from __future__ import annotations
+
+import pytest
+
+import build
+from pipeline.files import MARKER
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")  # the committed frozen smoke results, nothing else
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("build.py: error:") and "\n" not in err, err
+    return err
+
+
+def test_a_users_folder_is_refused_and_left_as_it_was(isolated, tmp_path, capsys):
+    out = tmp_path / "mine"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "my-plot.svg").write_text("mine")
+    (out / "results.json").write_text("my results")
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 1
+    assert "not empty" in _error(capsys)
+    assert (out / "figures" / "my-plot.svg").read_text() == "mine"
+    assert (out / "results.json").read_text() == "my results"
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "results.json"]
+
+
+def test_a_new_folder_is_marked_and_used_again_but_not_by_another_profile(isolated, tmp_path, capsys):
+    out = tmp_path / "new"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    assert (out / MARKER).is_file() and (out / "site" / "index.html").is_file()
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    capsys.readouterr()
+    assert build.main(["--profile", "cpu-study", "--out", str(out), "--no-pdf"]) == 1
+    assert "profile 'smoke'" in _error(capsys)
