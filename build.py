@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
-from pipeline.files import atomic_dir, claim_folder, write_json
+from pipeline.files import atomic_dir, claim_folder, clean_leftovers, folder_lock, write_json
 from pipeline.stages import ROOT, Key, Stage, file_digest
 
 if TYPE_CHECKING:
@@ -121,6 +121,15 @@ STAGE_ENTRY = {
     "render": ["report.publish"],
 }
 SHAPES_NO_OUTPUT = ["pipeline/errors.py", "pipeline/files.py"]
+
+
+OUTPUT_NAMES = (
+    "results.json",
+    "checks.json",
+    "figures",
+    "site",
+    "report.pdf",
+)  # what a build writes in --out
 
 
 def log(message: str) -> None:
@@ -405,6 +414,13 @@ def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) ->
 def build(args) -> None:
     paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
     claim_folder(paths.out, args.profile, adopt=not args.out)
+    with folder_lock(paths.out, log):
+        clean_leftovers(paths.out, OUTPUT_NAMES)  # what a killed build left beside its outputs
+        clean_leftovers(paths.out / ".keys", [f"{stage}.json" for stage in CODE])
+        build_report(args, paths)
+
+
+def build_report(args, paths: Paths) -> None:
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
     analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
     figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond, drawn meanwhile

@@ -7,11 +7,16 @@ one, never half of one. Used by every stage that writes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from pipeline.errors import StudyError
@@ -73,12 +78,19 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); outputs get the usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -94,20 +106,87 @@ def write_json(path: Path, obj) -> None:
     write_text(path, json.dumps(obj, indent=1, sort_keys=False) + "\n")
 
 
+RENAME_EXCHANGE = 2  # linux/fs.h: renameat2 swaps the two paths in one step
+AT_FDCWD = -100
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (renameat2 RENAME_EXCHANGE, Linux 3.15+);
+    False where the system or the file system cannot, and nothing was done."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return False
+    if libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `path`; on success it takes `path`'s place as a whole."""
+    """Yield a temporary folder beside `path`; on success it takes `path`'s place as a whole.
+
+    At every instant `path` is the complete old folder or the complete new one: the two are
+    swapped in one step (exchange), and only where the system cannot do that in two renames, with
+    the old one kept aside as .<name>.old until the new one is in. A kill leaves at most a
+    temporary folder beside it, which clean_leftovers removes on the next build.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site must be readable
-    old = path.parent / f".{path.name}.old"
     try:
         yield tmp
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
+        if not path.exists():
+            os.rename(tmp, path)
+        elif not exchange(tmp, path):  # tmp now holds the old folder, removed below
+            old = path.parent / f".{path.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_leftovers(folder: Path, names: Iterable[str]) -> list[Path]:
+    """Remove what a killed build left beside its outputs: .<name>.<random> (atomic_dir),
+    .<name>.<random>.tmp (atomic_path) and .<name>.old, for the given output names only."""
+    removed = []
+    for name in names:
+        for leftover in Path(folder).glob(f".{glob.escape(name)}.*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, say: Callable[[str], object]) -> Iterator[None]:
+    """Hold an exclusive lock on an output folder (flock on its .lock file) for a whole build.
+
+    A second build of the same folder waits, and says so, instead of interleaving its writes.
+    """
+    lock = Path(folder) / ".lock"
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            say(f"waiting for another build of {folder} to finish (pid {holder}) ...")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -73,7 +73,9 @@ def test_sigterm_is_one_line_exit_143_and_leaves_earlier_outputs_whole(tmp_path)
     out = tmp_path / "out"
     first = start_build(out)
     assert first.wait(timeout=300) == 0, first.stderr.read()
-    before = {p: p.read_bytes() for p in (out / "results.json", out / "report.pdf", out / "site" / "index.html")}
+    before = {
+        p: p.read_bytes() for p in (out / "results.json", out / "report.pdf", out / "site" / "index.html")
+    }
     (out / ".keys" / "figures.json").unlink()  # the next build draws the figures again
     proc = start_build(out)
     wait_for_workers(proc)

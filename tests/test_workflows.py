@@ -32,6 +32,8 @@ def test_the_workflows_pass_actionlint():
 
 def test_actionlint_finds_a_planted_mistake(tmp_path):
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
     done = _lint(bad)
     assert done.returncode == 1 and 'property "nope" is not defined' in done.stdout
