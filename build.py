@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
-from pipeline.files import atomic_dir, claim_folder, clean_leftovers, folder_lock, write_json
+from pipeline.files import atomic_dir, claim_folder, clean_leftovers, ensure_writable, folder_lock, write_json
 from pipeline.stages import ROOT, Key, Stage, file_digest
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ CODE = {
             "config.py",
             "analysis.py",
             "evalfile.py",
+            "historyfile.py",
             "scores.py",
             "cases.py",
             "calibration.py",
@@ -85,8 +86,8 @@ CODE = {
             "attention.py",
         )
     ]
-    + ["report/cases.py"],
-    "check": ["report/claims.py"],
+    + ["report/cases.py", "report/yamlfile.py"],
+    "check": ["report/claims.py", "report/yamlfile.py", "pipeline/evalfile.py"],
     "figures": [
         "report/figures.py",
         "report/figures_beyond.py",
@@ -105,6 +106,8 @@ CODE = {
         "report/context.py",
         "report/filters.py",
         "report/claims.py",
+        "report/yamlfile.py",
+        "pipeline/evalfile.py",
         "report/drawing.py",
         "report/differences.py",
         "pipeline/config.py",
@@ -115,7 +118,7 @@ CODE = {
 # Each stage's entry point, whose imports (within pipeline/ and report/) CODE must list; a test
 # keeps the two in step. These modules move files and report errors but shape no output:
 STAGE_ENTRY = {
-    "analyse": ["pipeline.analysis", "pipeline.evalfile", "report.cases"],
+    "analyse": ["pipeline.analysis", "pipeline.evalfile", "pipeline.historyfile", "report.cases"],
     "check": ["report.claims"],
     "figures": ["report.figures"],
     "render": ["report.publish"],
@@ -279,21 +282,55 @@ def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFile
     return RunFiles(*outputs, source="checkpoint" if weights.parent != run_dir else "trained")
 
 
+def interrupted(paths: Paths, model: str) -> bool:
+    """Whether a training of this model was interrupted (its staging folder holds a key)."""
+    return (paths.run_dir(model) / ".training" / "key.json").exists()
+
+
+def uses_frozen(model: str, args, paths: Paths) -> bool:
+    """Frozen results, when nothing else was asked and no run of this machine is newer or unfinished."""
+    run_dir, frozen = paths.run_dir(model), paths.frozen_dir(model)
+    if getattr(args, f"checkpoint_{model}") is not None or args.retrain:
+        return False
+    if (run_dir / "checkpoint.pt").exists() or interrupted(paths, model):
+        return False
+    if not frozen_complete(frozen) and frozen.exists():
+        raise ConfigError(
+            f"{shown(frozen)} is incomplete (eval.npz and history.json are needed): "
+            f"restore it with git checkout -- {shown(frozen)}"
+        )
+    return frozen_complete(frozen)
+
+
+def check_external_weights(args) -> None:
+    """Every --checkpoint-* is a loadable weights file, checked for both models before any work."""
+    for model in MODELS:
+        external = getattr(args, f"checkpoint_{model}")
+        if external is None:
+            continue
+        path = Path(external)
+        if path.is_dir():
+            raise ConfigError(f"--checkpoint-{model} {external} is a folder: give the weights file inside it")
+        if not path.is_file():
+            raise ConfigError(f"--checkpoint-{model} {external}: no such file")
+        from pipeline.checkpoint import load_weights_file
+        from pipeline.model import build_model
+
+        load_weights_file(path, build_model(), expect=run_config(args.profile, model))
+
+
 def obtain_run(model: str, args, paths: Paths) -> RunFiles:
     """Frozen results when there is no newer run and nothing else was asked; otherwise train/load and evaluate."""
     cfg = run_config(args.profile, model)
     external = getattr(args, f"checkpoint_{model}")
-    run_dir, frozen = paths.run_dir(model), paths.frozen_dir(model)
-    if (
-        external is None
-        and not args.retrain
-        and not (run_dir / "checkpoint.pt").exists()
-        and frozen_complete(frozen)
-    ):
-        log(f"{'load ' + model:<22} frozen results: {shown(frozen)}")
+    if uses_frozen(model, args, paths):
+        frozen = paths.frozen_dir(model)
+        ignored = [o for o, on in (("--device", args.device), ("--synthetic", args.synthetic)) if on]
+        note = f" ({' and '.join(ignored)} not used: nothing is trained or evaluated)" if ignored else ""
+        log(f"{'load ' + model:<22} frozen results: {shown(frozen)}{note}")
         return RunFiles(frozen / "eval.npz", frozen / "history.json", source="frozen")
-    if external is not None and not Path(external).is_file():
-        raise ConfigError(f"--checkpoint-{model} {external}: no such file")
+    if interrupted(paths, model) and not args.retrain and external is None:
+        log(f"{'resume ' + model:<22} an interrupted training in {shown(paths.run_dir(model) / '.training')}")
     weights = Path(external) if external else train_stage(cfg, args, paths)
     return evaluate_stage(cfg, weights, args, paths)
 
@@ -301,24 +338,14 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
 # ----------------------------------------------------------------------------- analyse, check, draw, render
 
 
-def read_history(path: Path) -> list[dict]:
-    from pipeline.evalfile import EvalFileError
-
-    try:
-        return json.loads(path.read_text())["epochs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise EvalFileError(
-            f"{path} is not a readable history.json: delete it and train again (--retrain)"
-        ) from None
-
-
 def analyse_files(runs: dict[str, RunFiles], cfg: AnalysisConfig, profile: str) -> dict:
     """Read both runs' files and analyse them; the inputs' digests travel with the results."""
     from pipeline.analysis import analyse
     from pipeline.evalfile import load_eval
+    from pipeline.historyfile import load_history
 
     evals = {m: load_eval(r.eval) for m, r in runs.items()}
-    history = {m: read_history(r.history) for m, r in runs.items()}
+    history = {m: load_history(r.history) for m, r in runs.items()}
     milestones = list(run_config(profile, "baseline").train.milestones)
     results = analyse(evals["baseline"], evals["cutmix"], history, cfg, profile, milestones)
     results["inputs"] = {
@@ -414,6 +441,7 @@ def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) ->
 def build(args) -> None:
     paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
     claim_folder(paths.out, args.profile, adopt=not args.out)
+    ensure_writable(paths.out / ".keys")  # before any output is replaced, not after
     with folder_lock(paths.out, log):
         clean_leftovers(paths.out, OUTPUT_NAMES)  # what a killed build left beside its outputs
         clean_leftovers(paths.out / ".keys", [f"{stage}.json" for stage in CODE])
@@ -421,6 +449,7 @@ def build(args) -> None:
 
 
 def build_report(args, paths: Paths) -> None:
+    check_external_weights(args)  # both given weights files, before any evaluation
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
     analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
     figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond, drawn meanwhile

@@ -28,6 +28,7 @@ CIFAR_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR_STD = (0.2673, 0.2564, 0.2762)
 
 FOLDER = "cifar-100-python"
+PROJECT = Path(__file__).resolve().parent.parent  # the default data/ lives in the project
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 ARCHIVE_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
 SYNTHETIC_MARKER = "SYNTHETIC"  # file in a folder written by write_synthetic
@@ -88,7 +89,7 @@ class Splits:
 
 def resolve_data_dir(cli_value: str | os.PathLike | None) -> Path:
     """--data-dir, else $CIFAR100_DIR, else data/. Either the cifar-100-python folder or its parent."""
-    root = Path(cli_value or os.environ.get("CIFAR100_DIR") or "data")
+    root = Path(cli_value or os.environ.get("CIFAR100_DIR") or PROJECT / "data")  # not the current folder
     return root if root.name == FOLDER or (root / "meta").exists() else root / FOLDER
 
 

@@ -53,7 +53,15 @@ def save_eval(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def _refuse(path: Path, why: str) -> EvalFileError:
+    if is_frozen(path):  # committed results: the fix is git's copy, not a new evaluation
+        return EvalFileError(f"{path}: {why}; restore the committed file with git checkout -- {path}")
     return EvalFileError(f"{path}: {why}; delete it and run the evaluate stage again (python build.py)")
+
+
+def is_frozen(path: Path) -> bool:
+    """Whether a file lies in a report/frozen/ folder (committed results)."""
+    parts = Path(path).resolve().parts
+    return any(a == "report" and b == "frozen" for a, b in zip(parts, parts[1:], strict=False))
 
 
 def load_eval(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -82,3 +90,39 @@ def _check_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:
         len(arrays[k]) != n for k in ("test_logits", "test_labels", "test_coarse", "cam_pred", "cam_true")
     ):
         raise _refuse(path, "the test arrays have different lengths")
+    _check_shapes(path, arrays)
+
+
+def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays agree with each other: class counts, label ranges, map sizes, finite numbers, provenance."""
+    n_classes = len(arrays["class_names"])
+    if (
+        n_classes < 2
+        or arrays["test_logits"].shape[1] != n_classes
+        or arrays["val_logits"].shape[1] != n_classes
+    ):
+        raise _refuse(path, f"the logits do not have one column per class ({n_classes} class names)")
+    if len(arrays["val_logits"]) != len(arrays["val_labels"]):
+        raise _refuse(path, "val_logits and val_labels have different lengths")
+    for key in ("test_labels", "val_labels"):
+        if len(arrays[key]) and (arrays[key].min() < 0 or arrays[key].max() >= n_classes):
+            raise _refuse(path, f"{key} holds a class outside 0-{n_classes - 1}")
+    if len(arrays["test_coarse"]) and (
+        arrays["test_coarse"].min() < 0 or arrays["test_coarse"].max() >= len(arrays["coarse_names"])
+    ):
+        raise _refuse(path, "test_coarse holds a superclass with no name")
+    if arrays["cam_pred"].shape != arrays["cam_true"].shape:
+        raise _refuse(path, "cam_pred and cam_true have different shapes")
+    if arrays["shown_images"].shape[1:] != (32, 32, 3) or len(arrays["shown_images"]) != len(
+        arrays["shown_ids"]
+    ):
+        raise _refuse(path, "shown_images are not one 32x32 RGB image per shown ID")
+    for key in ("test_logits", "val_logits", "cam_pred", "cam_true"):
+        if not np.isfinite(arrays[key]).all():
+            raise _refuse(path, f"{key} holds NaN or infinite values (were the weights finite?)")
+    try:
+        prov = provenance_of(arrays)
+    except ValueError:
+        prov = None
+    if not isinstance(prov, dict):
+        raise _refuse(path, "its provenance is not a JSON object")

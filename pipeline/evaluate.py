@@ -198,6 +198,8 @@ def evaluate_weights(
         "weights_given": given,  # trained elsewhere: the config above is the profile's, not the weights'
     }
     arrays = evaluate_run(model, splits, device, cfg.data.keep_test_ids, prov, batch_size, precision)
+    if not (np.isfinite(arrays["test_logits"]).all() and np.isfinite(arrays["val_logits"]).all()):
+        raise CheckpointError(f"{weights}: the weights give NaN or infinite logits: they cannot be evaluated")
     path = save_eval(Path(run_dir) / "eval.npz", arrays)
     if given:
         write_history(Path(run_dir) / "history.json", prov, _stored_epochs(Path(weights)))

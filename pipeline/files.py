@@ -75,16 +75,29 @@ def claim_folder(folder: Path, profile: str, adopt: bool = False) -> Path:
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on failure it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); outputs get the usual mode
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _unwritable(path: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write {path} ({exc.strerror or type(exc).__name__}): make {path.parent} a writable folder, "
+        "or choose another with --out"
+    )
 
 
 def _umask() -> int:
@@ -136,8 +149,11 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     temporary folder beside it, which clean_leftovers removes on the next build.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site must be readable
     try:
         yield tmp

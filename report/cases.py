@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from pipeline.errors import StudyError
+from report.yamlfile import load_yaml
 
 TEST_IMAGES = 10_000
+FIELDS = ("hypothesis", "gradcam", "lesson")  # what report/context.py reads of an entry
 
 
 class CasesError(StudyError, ValueError):
@@ -25,12 +25,7 @@ def read_cases(path: Path) -> dict[int, dict]:
 
     Refuses IDs outside 0–9999 and entries that are neither text nor a mapping with text values.
     """
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CasesError(
-            f"{path} cannot be read as YAML ({str(exc).splitlines()[0]}): fix the file"
-        ) from None
+    doc = load_yaml(path, CasesError)
     if not isinstance(doc, dict) or not doc:
         raise CasesError(f"{path}: expected a mapping of test IDs to hypotheses: fix the file's structure")
     cases = {}
@@ -42,6 +37,11 @@ def read_cases(path: Path) -> dict[int, dict]:
         entry = {"hypothesis": entry} if isinstance(entry, str) else entry or {}
         if not isinstance(entry, dict) or not all(isinstance(v, str | None) for v in entry.values()):
             raise CasesError(f"{path}: case {key} needs a hypothesis text or {{hypothesis: ...}}")
+        unknown = sorted(str(k) for k in entry if k not in FIELDS)
+        if unknown:
+            raise CasesError(
+                f"{path}: case {key} has unknown field {unknown[0]!r}: use only {', '.join(FIELDS)}"
+            )
         cases[key] = entry
     return cases
 

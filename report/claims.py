@@ -9,12 +9,13 @@ verdict) for `build.py check` and the report's appendix. Pure functions except t
 from __future__ import annotations
 
 import json
+import math
 import operator
 from pathlib import Path
 
-import yaml
-
 from pipeline.errors import StudyError
+from pipeline.evalfile import is_frozen
+from report.yamlfile import load_yaml
 
 OPS = {
     "<": operator.lt,
@@ -34,26 +35,46 @@ class ClaimsError(StudyError, ValueError):
 
 
 def load_results(path: Path) -> dict:
+    """results.json, checked for the shape every reader relies on (claims of {value, unit})."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ClaimsError(f"{path} is unreadable ({exc}): rebuild it with python build.py") from None
+        doc = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise ClaimsError(f"{path} is unreadable ({reason}): {_results_fix(path)}") from None
+    claims = doc.get("claims") if isinstance(doc, dict) else None
+    if not isinstance(claims, dict) or not all(isinstance(e, dict) and "value" in e for e in claims.values()):
+        raise ClaimsError(
+            f"{path} is not a results.json (no 'claims' of {{value, unit}}): rebuild it with python build.py"
+        )
+    for key, kind in (("identities", list), ("tables", dict), ("series", dict), ("inputs", dict)):
+        if key in doc and not isinstance(doc[key], kind):
+            raise ClaimsError(f"{path}: '{key}' is not a {kind.__name__}: {_results_fix(path)}")
+    if not all(isinstance(i, dict) and "name" in i for i in doc.get("identities", [])):
+        raise ClaimsError(f"{path}: an identity has no name: {_results_fix(path)}")
+    return doc
+
+
+def _results_fix(path: Path) -> str:
+    if is_frozen(Path(path)):
+        return f"restore the committed file with git checkout -- {path}"
+    return "rebuild it with python build.py"
 
 
 def _tolerance_ok(tol) -> bool:
+    """A finite, non-negative tolerance: a number, "N%" or "exact" (None: the same)."""
     if tol == "exact" or tol is None:
         return True
     if isinstance(tol, str):
-        return tol.endswith("%") and _is_number(tol[:-1])
-    return isinstance(tol, int | float) and not isinstance(tol, bool) and tol >= 0
+        return tol.endswith("%") and _is_amount(tol[:-1])
+    return isinstance(tol, int | float) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0
 
 
-def _is_number(text: str) -> bool:
+def _is_amount(text: str) -> bool:
     try:
-        float(text)
-        return True
+        value = float(text)
     except ValueError:
         return False
+    return math.isfinite(value) and value >= 0
 
 
 def validate_claims(doc, path: Path) -> dict:
@@ -67,13 +88,23 @@ def validate_claims(doc, path: Path) -> dict:
             raise ClaimsError(
                 f"{path}: claim {row['claim']} has tolerance {row['tolerance']!r}: use a number, 'N%' or 'exact'"
             )
-    for i, pred in enumerate(doc.get("predicates") or [], 1):
+    predicates = doc.get("predicates") or []
+    if not isinstance(predicates, list):
+        raise ClaimsError(f"{path}: 'predicates' must be a list: fix the file's structure")
+    if not doc["claims"] and not predicates:
+        raise ClaimsError(f"{path}: the ledger is empty, so every check would pass: list the study's claims")
+    for i, pred in enumerate(predicates, 1):
         conds = pred.get("all") if isinstance(pred, dict) else None
         if not conds or not all(isinstance(c, list) and len(c) == 3 and c[1] in OPS for c in conds):
             raise ClaimsError(
                 f"{path}: predicate {i} needs 'all': a list of [claim, op, value] with op in {' '.join(OPS)}"
             )
-    for unit, tol in (doc.get("default_tolerance") or {}).items():
+        if not all(isinstance(pred.get(k), str) and pred[k] for k in ("name", "text")):
+            raise ClaimsError(f"{path}: predicate {i} needs a 'name' and a 'text': fix that entry")
+    defaults = doc.get("default_tolerance") or {}
+    if not isinstance(defaults, dict):
+        raise ClaimsError(f"{path}: default_tolerance must map units to tolerances: fix the file's structure")
+    for unit, tol in defaults.items():
         if not _tolerance_ok(tol):
             raise ClaimsError(
                 f"{path}: default_tolerance for {unit} is {tol!r}: use a number, 'N%' or 'exact'"
@@ -82,12 +113,7 @@ def validate_claims(doc, path: Path) -> dict:
 
 
 def load_claims(path: Path) -> dict:
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        reason = str(exc).splitlines()[0]
-        raise ClaimsError(f"{path} cannot be read as YAML ({reason}): fix the file") from None
-    return validate_claims(doc, Path(path))
+    return validate_claims(load_yaml(path, ClaimsError), Path(path))
 
 
 # ----------------------------------------------------------------------------- comparing
@@ -144,7 +170,13 @@ def check_predicate(results: dict, pred: dict) -> dict:
                 "verdict": "missing",
             }
         measured.append(f"{left} = {_short(a)} {op} {_short(b)}")
-        ok = ok and OPS[op](a, b)
+        try:
+            ok = OPS[op](a, b) and ok
+        except TypeError:
+            raise ClaimsError(
+                f"claims.yaml: predicate {pred['name']} compares {left} ({type(a).__name__}) with "
+                f"{right!r} ({type(b).__name__}) by {op}: fix that condition"
+            ) from None
     verdict = "pass" if ok else "fail"
     return {
         "claim": pred["name"],

@@ -260,3 +260,112 @@ def test_the_paper_refusal_estimates_hours_for_the_precision(ws, capsys, tiny_ci
     assert build.main([*args, "--precision", "bf16"]) == 1
     bf16 = _one_error_line(capsys)
     assert "in fp32" in fp32 and "in bf16" in bf16 and fp32 != bf16
+
+
+# ----------------------------------------------------------------------------- issue 12: freeze and small ones
+
+
+def test_freeze_takes_what_the_last_build_used_and_refuses_a_change_of_kind(ws, capsys, tiny_cifar, tmp_path):
+    import shutil
+
+    runs = ws / "runs" / "smoke"
+    ext = []
+    for model in ("baseline", "cutmix"):  # weights from elsewhere: copies outside the run folders
+        shutil.copy(runs / model / "checkpoint.pt", tmp_path / f"{model}.pt")
+        ext += [f"--checkpoint-{model}", str(tmp_path / f"{model}.pt")]
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--no-pdf") == 0
+    assert build.main(["freeze", "--profile", "smoke", "--out", str(ws / "out")]) == 0
+    assert "from " + "runs" in capsys.readouterr().out.replace(str(ws) + "/", "")
+    given = ws / "given"
+    assert (
+        build.main(
+            ["--profile", "smoke", "--out", str(given), "--data-dir", str(tiny_cifar), "--no-pdf", *ext]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert build.main(["freeze", "--profile", "smoke", "--out", str(given)]) == 1
+    assert "--replace" in _one_error_line(capsys)
+    frozen_history = json.loads((ws / "frozen" / "smoke" / "baseline" / "history.json").read_text())
+    assert frozen_history["epochs"], "trained results were replaced by the given weights' empty history"
+    assert build.main(["freeze", "--profile", "smoke", "--out", str(given), "--dry-run"]) == 1
+
+
+def test_freeze_refuses_files_that_changed_since_the_build(ws, capsys, tiny_cifar):
+    assert _build(ws, "--data-dir", str(tiny_cifar), "--no-pdf") == 0
+    history = ws / "runs" / "smoke" / "baseline" / "history.json"
+    kept = history.read_bytes()
+    history.write_bytes(kept + b" ")
+    try:
+        capsys.readouterr()
+        assert build.main(["freeze", "--profile", "smoke", "--out", str(ws / "out")]) == 1
+        assert "changed or vanished since the last build" in _one_error_line(capsys)
+    finally:
+        history.write_bytes(kept)
+
+
+def test_a_deleted_frozen_history_is_refused_not_retrained(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    frozen = tmp_path / "frozen"
+    shutil.copytree(build.ROOT / "report" / "frozen" / "smoke", frozen / "smoke")
+    (frozen / "smoke" / "baseline" / "history.json").unlink()
+    monkeypatch.setattr(build, "FROZEN", frozen)
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    assert build.main(["--profile", "smoke", "--out", str(tmp_path / "out"), "--no-pdf"]) == 1
+    assert "incomplete" in (err := _one_error_line(capsys)) and "git checkout" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_interrupted_training_is_resumed_even_with_frozen_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    paths = build.Paths("smoke", tmp_path / "out")
+    args = build.parse_args(["--profile", "smoke"])
+    assert build.uses_frozen("baseline", args, paths)  # the committed smoke results
+    staging = tmp_path / "runs" / "smoke" / "baseline" / ".training"
+    staging.mkdir(parents=True)
+    (staging / "key.json").write_text("{}")
+    assert not build.uses_frozen("baseline", args, paths)
+
+
+def test_weights_are_checked_for_both_models_before_any_work(ws, capsys, tiny_cifar, tmp_path):
+    good = ws / "runs" / "smoke" / "baseline" / "checkpoint.pt"
+    args = ["--data-dir", str(tiny_cifar), "--no-pdf", "--checkpoint-baseline", str(good)]
+    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path)) == 1
+    captured = capsys.readouterr()
+    assert "is a folder" in captured.err and "evaluate baseline" not in captured.out
+    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path / "missing.pt")) == 1
+    assert "no such file" in _one_error_line(capsys)
+
+
+def test_options_that_frozen_results_ignore_are_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    assert (
+        build.main(["--profile", "smoke", "--out", str(tmp_path / "o"), "--no-pdf", "--device", "cpu"]) == 0
+    )
+    assert "(--device not used: nothing is trained or evaluated)" in capsys.readouterr().out
+
+
+def test_the_default_data_folder_is_the_projects(tmp_path, monkeypatch):
+    from pipeline.data import resolve_data_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CIFAR100_DIR", raising=False)
+    assert resolve_data_dir(None) == build.ROOT / "data" / "cifar-100-python"
+
+
+def test_a_keys_folder_that_cannot_be_written_fails_before_any_output_changes(
+    ws, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    out = tmp_path / "o"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    before = (out / "results.json").read_bytes()
+    import shutil
+
+    shutil.rmtree(out / ".keys")
+    (out / ".keys").write_text("a file where the build keeps its keys")
+    capsys.readouterr()
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 1
+    assert ".keys" in _one_error_line(capsys)
+    assert (out / "results.json").read_bytes() == before

@@ -1,0 +1,205 @@
+"""Every input file is validated at the boundary, in one place per kind: arbitrary bytes and arbitrary
+mutations of a valid file give a valid load or one StudyError, never another exception (hypothesis);
+and the hand edits that used to pass silently or end in a traceback are each one clear line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline import data
+from pipeline.errors import StudyError
+from pipeline.evalfile import load_eval
+from pipeline.historyfile import load_history
+from report.cases import CasesError, read_cases
+from report.claims import ClaimsError, check_published, load_claims, load_results
+from report.gate import load_tolerances
+
+ROOT = Path(__file__).resolve().parents[1]
+FROZEN = ROOT / "report" / "frozen" / "smoke"
+VALID = {
+    "claims.yaml": (ROOT / "report" / "claims.yaml").read_bytes(),
+    "cases.yaml": (ROOT / "assets" / "cases.yaml").read_bytes(),
+    "history.json": (FROZEN / "baseline" / "history.json").read_bytes(),
+    "results.json": (FROZEN / "results.json").read_bytes(),
+    "eval.npz": (FROZEN / "baseline" / "eval.npz").read_bytes(),
+}
+LOADERS = {
+    "claims.yaml": load_claims,
+    "cases.yaml": read_cases,
+    "history.json": load_history,
+    "results.json": load_results,
+    "eval.npz": load_eval,
+    "tolerances.json": load_tolerances,
+    "train": data.read_verified,
+}
+PROPERTY = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _load(tmp_path: Path, name: str, raw: bytes):
+    path = tmp_path / name
+    path.write_bytes(raw)
+    try:
+        LOADERS[name](path)
+    except StudyError as err:
+        assert "\n" not in str(err) and str(path) in str(err), str(err)
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+@PROPERTY
+@given(raw=st.binary(max_size=2_000))
+def test_arbitrary_bytes_load_or_are_one_study_error(tmp_path, name, raw):
+    _load(tmp_path, name, raw)
+
+
+@st.composite
+def mutations(draw, valid: bytes) -> bytes:
+    """A valid file with a few bytes flipped, cut short, or spliced."""
+    raw = bytearray(valid)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "insert"]))
+        at = draw(st.integers(0, max(0, len(raw) - 1)))
+        if kind == "flip" and raw:
+            raw[at] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            raw = raw[:at]
+        else:
+            raw[at:at] = draw(st.binary(min_size=1, max_size=8))
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+@PROPERTY
+@given(data=st.data())
+def test_mutations_of_a_valid_file_load_or_are_one_study_error(tmp_path, name, data):
+    _load(tmp_path, name, data.draw(mutations(VALID[name])))
+
+
+# ----------------------------------------------------------------------------- the reported cases
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("epochs", "why"),
+    [
+        (
+            '[{"epoch": 1, "train_loss": NaN, "train_acc": 0.1, "val_loss": 1, "val_acc": 0.1, "lr": 0.1}]',
+            "train_loss",
+        ),
+        (
+            '[{"epoch": 1, "train_loss": "low", "train_acc": 0.1, "val_loss": 1, "val_acc": 0.1, "lr": 0.1}]',
+            "train_loss",
+        ),
+        ('[{"epoch": 1, "train_acc": 0.1, "val_loss": 1, "val_acc": 0.1, "lr": 0.1}]', "train_loss"),
+        ('{"epoch": 1}', "'epochs'"),
+    ],
+)
+def test_a_bad_history_is_one_line_naming_the_field(tmp_path, epochs, why):
+    path = _write(tmp_path, "history.json", '{"epochs": ' + epochs + "}")
+    with pytest.raises(StudyError, match=why) as err:
+        load_history(path)
+    assert "--retrain" in str(err.value)
+
+
+def test_a_corrupt_frozen_file_says_git_checkout(tmp_path):
+    frozen = tmp_path / "report" / "frozen" / "smoke" / "baseline"
+    frozen.mkdir(parents=True)
+    (frozen / "history.json").write_text("{")
+    with pytest.raises(StudyError, match="git checkout"):
+        load_history(frozen / "history.json")
+    (frozen / "eval.npz").write_bytes(b"PK\x03\x04")
+    with pytest.raises(StudyError, match="git checkout"):
+        load_eval(frozen / "eval.npz")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("claims: []\npredicates: [{all: [[a, '<', 1]]}]\n", "needs a 'name' and a 'text'"),
+        ("claims: [{claim: a, stated: 1}]\ndefault_tolerance: [1, 2]\n", "default_tolerance must map"),
+        ("claims: [{claim: a, stated: 1, tolerance: '-5%'}]\n", "has tolerance"),
+        ("claims: [{claim: a, stated: 1, tolerance: 'nan%'}]\n", "has tolerance"),
+        ("claims: [{claim: a, stated: 1, tolerance: 'inf%'}]\n", "has tolerance"),
+        ("claims: [{claim: a, stated: 1, tolerance: .inf}]\n", "has tolerance"),
+        ("claims: []\n", "the ledger is empty"),
+        ("claims: [{claim: a, stated: 1}, {claim: a, stated: 1, tolerance: 1, tolerance: 2}]\n", "repeats"),
+    ],
+)
+def test_claims_yaml_that_used_to_pass_or_crash_is_one_line(tmp_path, text, match):
+    with pytest.raises(ClaimsError, match=match):
+        load_claims(_write(tmp_path, "claims.yaml", text))
+
+
+def test_a_string_compared_with_a_number_names_the_predicate():
+    claims = {"claims": [], "predicates": [{"name": "p", "text": "t", "all": [["case.1.fixed", ">=", 80]]}]}
+    results = {"claims": {"case.1.fixed": {"value": "yes"}}}
+    with pytest.raises(ClaimsError, match="predicate p compares case.1.fixed"):
+        check_published(results, claims)
+
+
+def test_invalid_utf8_in_yaml_and_json_is_one_line(tmp_path):
+    bad = b"claims: [{claim: \xff, stated: 1}]\n"
+    with pytest.raises(ClaimsError, match="not UTF-8"):
+        load_claims(tmp_path / "c.yaml" if (tmp_path / "c.yaml").write_bytes(bad) else None)
+    with pytest.raises(CasesError, match="not UTF-8"):
+        read_cases(tmp_path / "k.yaml" if (tmp_path / "k.yaml").write_bytes(b"3640: \xfe\n") else None)
+    (tmp_path / "r.json").write_bytes(b'{"claims": "\xff"}')
+    with pytest.raises(ClaimsError, match="unreadable"):
+        load_results(tmp_path / "r.json")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("3640: one\n3640: two\n", "repeats the one on line 1"),
+        ("3640: {hypothesys: typo}\n", "unknown field 'hypothesys'"),
+        ("0o17: octal\n", "not a test-set ID"),  # a string to PyYAML: refused as such
+        ("017: octal\n", "not a plain decimal"),
+        ("0x1F: hex\n", "not a plain decimal"),
+    ],
+)
+def test_cases_yaml_that_used_to_pass_silently_is_one_line(tmp_path, text, match):
+    with pytest.raises(CasesError, match=match):
+        read_cases(_write(tmp_path, "cases.yaml", text))
+
+
+def _eval_arrays() -> dict:
+    with np.load(io.BytesIO(VALID["eval.npz"]), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda a: a.update(test_logits=a["test_logits"][:, :50]), "one column per class"),
+        (lambda a: a.update(val_labels=a["val_labels"][:-1]), "different lengths"),
+        (lambda a: a["test_logits"].__setitem__((0, 0), np.nan), "NaN or infinite"),
+        (lambda a: a.update(test_labels=a["test_labels"] + 1000), "outside"),
+    ],
+)
+def test_an_eval_file_whose_arrays_disagree_is_one_line(tmp_path, change, match):
+    arrays = _eval_arrays()
+    change(arrays)
+    np.savez(tmp_path / "eval.npz", **arrays)
+    with pytest.raises(StudyError, match=match):
+        load_eval(tmp_path / "eval.npz")
+
+
+def test_a_results_json_of_the_wrong_shape_is_one_line(tmp_path):
+    for doc in ([], {"claims": []}, {"claims": {"a": 1}}, {"claims": {}, "identities": {}}):
+        (tmp_path / "results.json").write_text(json.dumps(doc))
+        with pytest.raises(ClaimsError):
+            load_results(tmp_path / "results.json")
