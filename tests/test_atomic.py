@@ -131,15 +131,13 @@ def test_a_second_build_of_one_folder_waits_and_says_so(tmp_path):
     assert len(said) == 1 and said[0].startswith(f"waiting for another build of {tmp_path}")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any file")
 def test_outputs_get_the_usual_mode(tmp_path):
+    """Not mkstemp's 0600: a published PDF or results.json must be readable by others (umask 022: 0644)."""
     from pipeline.files import write_text
 
-    write_text(tmp_path / "a.txt", "x")
-    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

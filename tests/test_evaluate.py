@@ -160,6 +160,22 @@ def test_evaluate_weights_writes_eval_npz_and_a_history_for_outside_weights(
     assert prov["data_source"] == "synthetic" and prov["weights"] == str(weights)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["epochs"] == [] and history["provenance"]["data_source"] == "synthetic"
+    assert prov["weights_given"] is True and len(prov["weights_sha256"]) == 64
+
+
+def test_weights_with_nan_are_refused_before_anything_is_written(tiny_cifar, tmp_path):
+    from pipeline.checkpoint import CheckpointError
+
+    data = DataConfig(val_size=100, train_subset=10, val_subset=8, test_subset=100)
+    cfg = RunConfig(profile="smoke", model="baseline", data=data)
+    state = build_model().state_dict()
+    state["fc.bias"][:] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointError, match="NaN or infinite logits"):
+        evaluate_weights(
+            cfg, tmp_path / "nan.pt", tiny_cifar, tmp_path / "run", device_name="cpu", batch_size=64
+        )
+    assert not (tmp_path / "run" / "eval.npz").exists()
 
 
 def test_bf16_logits_are_fp32_and_their_maps_are_fp32_grad_cam_of_the_class_they_predict(model) -> None:
