@@ -15,7 +15,7 @@ from pipeline.config import run_config, to_dict
 from report.filters import join_and, thousands
 
 STUDY_PROFILE = "paper"
-OFFICIAL = {"train": 45_000, "val": 5_000, "test": 10_000}  # images per split (seed §2)
+OFFICIAL = {"training": 45_000, "validation": 5_000, "test": 10_000}  # images per split (seed §2)
 
 
 def _subset(split: str, verb: str) -> Any:
@@ -27,7 +27,11 @@ def _epochs(ours: Any, study: Any) -> str:
 
 
 def _milestones(ours: Any, study: Any) -> str:
-    return f"learning-rate drops after epochs {join_and(ours)} instead of {join_and(study)}"
+    return f"learning-rate drops after {_epochs_named(ours)} instead of {_epochs_named(study)}"
+
+
+def _epochs_named(epochs: Any) -> str:
+    return f"epoch{'s' if len(epochs) != 1 else ''} {join_and(epochs)}"
 
 
 def _augment(ours: Any, study: Any) -> str:
@@ -35,8 +39,8 @@ def _augment(ours: Any, study: Any) -> str:
 
 
 PHRASES = {  # dotted config field -> phrase(ours, study's)
-    "data.train_subset": _subset("train", "trained"),
-    "data.val_subset": _subset("val", "validated"),
+    "data.train_subset": _subset("training", "trained"),
+    "data.val_subset": _subset("validation", "validated"),
     "data.test_subset": _subset("test", "tested"),
     "train.epochs": _epochs,
     "train.milestones": _milestones,

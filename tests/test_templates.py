@@ -137,7 +137,7 @@ def test_banner_for_synthetic_or_smoke_and_none_for_the_study():
     results["provenance"]["baseline"]["config"]["data"]["train_subset"] = 1000
     html = render(results)
     assert "These are not the study's numbers" in html
-    assert "trained on 1,000 of the 45,000 train images; 2 epochs instead of 50" in html
+    assert "trained on 1,000 of the 45,000 training images; 2 epochs instead of 50" in html
 
 
 def test_banner_lists_every_way_the_cpu_study_differs():
@@ -152,9 +152,9 @@ def test_banner_lists_every_way_the_cpu_study_differs():
     banner = html[html.index('<aside class="banner"') : html.index("</aside>")]
     for phrase in (
         "<code>cpu-study</code> profile",
-        "trained on 8,000 of the 45,000 train images",
+        "trained on 8,000 of the 45,000 training images",
         "20 epochs instead of 50",
-        "learning-rate drops after epochs 10 and 16 instead of 25 and 40",
+        "learning-rate drops after epochs 10 and 16 instead of epochs 25 and 40",
         "no random crop or flip",
         "run on a CPU",
         "in bf16 arithmetic",
