@@ -631,13 +631,18 @@ def results_at(rev: str, profile: str) -> tuple[dict, dict | None]:
         raise ConfigError(
             f"no frozen numbers of profile {profile} at revision {rev!r}: name a revision that has them"
         )
+    from report.claims import validate_results
+    from report.gate import validate_tolerances
+
+    where = f"report/frozen/{profile}/ at {rev}"
+    tolerances = show("tolerances.json")
     try:
-        tolerances = show("tolerances.json")
-        return json.loads(text), (json.loads(tolerances) if tolerances else None)
+        results, tolerances = json.loads(text), (json.loads(tolerances) if tolerances else None)
     except ValueError:
         raise ConfigError(
-            f"report/frozen/{profile}/results.json at {rev} is not JSON: name another revision"
+            f"{where}: results.json or tolerances.json is not JSON: name another revision"
         ) from None
+    return validate_results(results, where), (validate_tolerances(tolerances, where) if tolerances else None)
 
 
 def diff(args) -> int:

@@ -41,6 +41,11 @@ def load_results(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise ClaimsError(f"{path} is unreadable ({reason}): {_results_fix(path)}") from None
+    return validate_results(doc, path)
+
+
+def validate_results(doc, path: Path | str) -> dict:
+    """The shape of a results.json that the checks and the report rely on; one line naming the file."""
     claims = doc.get("claims") if isinstance(doc, dict) else None
     if not isinstance(claims, dict) or not all(isinstance(e, dict) and "value" in e for e in claims.values()):
         raise ClaimsError(

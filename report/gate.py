@@ -45,8 +45,23 @@ def load_tolerances(path: Path) -> dict | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ClaimsError(f"{path} is unreadable ({exc}): restore it with git checkout") from None
+    return validate_tolerances(doc, path)
+
+
+def validate_tolerances(doc, path) -> dict:
+    """Each claim's tolerance is a finite number >= 0, null (exact) or "skip"; one line naming the file."""
     if not isinstance(doc, dict) or not isinstance(doc.get("claims"), dict):
         raise ClaimsError(f"{path}: expected a mapping with a 'claims' mapping: restore it with git checkout")
+    for name, entry in doc["claims"].items():
+        tol = entry.get("tolerance", "missing") if isinstance(entry, dict) else "missing"
+        number = (
+            isinstance(tol, int | float) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0
+        )
+        if not (tol is None or tol == "skip" or number):
+            raise ClaimsError(
+                f"{path}: claim {name} has tolerance {tol!r}: use a finite number >= 0, null (exact) or "
+                "'skip'; or measure again with benchmarks/claim_spread.py"
+            )
     return doc
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from pipeline.errors import StudyError
 
-DECIMAL = re.compile(r"[0-9]+")
+DECIMAL = re.compile(r"-?[0-9]+")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -29,7 +29,8 @@ def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) 
         line = key_node.start_mark.line + 1
         if isinstance(key, int) and not isinstance(key, bool):
             text = key_node.value.replace("_", "")
-            if not DECIMAL.fullmatch(text) or (len(text) > 1 and text.startswith("0")):
+            digits = text.lstrip("-")
+            if not DECIMAL.fullmatch(text) or (len(digits) > 1 and digits.startswith("0")):
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,

@@ -153,3 +153,14 @@ def test_annotations_point_at_the_line_that_states_the_claim():
         f"::error file=report/claims.yaml,line={number},title=claim baseline.test_accuracy::"
     )
     assert "expected 60.69, measured 50" in line
+
+
+def test_a_hand_edited_tolerances_file_is_one_line(tmp_path):
+    from report.claims import ClaimsError
+    from report.gate import load_tolerances
+
+    for tol in ('"lots"', "-1", "NaN", "Infinity", "true"):
+        path = tmp_path / "tolerances.json"
+        path.write_text('{"claims": {"a.b": {"tolerance": ' + tol + "}}}")
+        with pytest.raises(ClaimsError, match="claim a.b has tolerance"):
+            load_tolerances(path)
