@@ -263,8 +263,13 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
 
 
 def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFiles:
-    """Test and val logits, Grad-CAM maps of every test image, the images the report shows."""
-    run_dir = paths.run_dir(cfg.model)
+    """Test and val logits, Grad-CAM maps of every test image, the images the report shows.
+
+    Weights given with --checkpoint-* are evaluated into <run>/given/, apart from the run trained
+    here, whose history and evaluation they must not replace.
+    """
+    trained_here = weights.parent == paths.run_dir(cfg.model)
+    run_dir = paths.run_dir(cfg.model) / ("" if trained_here else "given")
     outputs = [run_dir / "eval.npz", run_dir / "history.json"]
     stage = Stage(f"evaluate {cfg.model}", run_dir / ".keys" / "evaluate.json", outputs)
     precision = run_precision(args)
@@ -279,7 +284,7 @@ def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFile
         )
 
     stage.run(key, work, log)
-    return RunFiles(*outputs, source="checkpoint" if weights.parent != run_dir else "trained")
+    return RunFiles(*outputs, source="trained" if trained_here else "checkpoint")
 
 
 def interrupted(paths: Paths, model: str) -> bool:

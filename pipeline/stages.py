@@ -61,6 +61,16 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
+KEY_FIELDS = ("config", "inputs", "code")
+
+
+def outputs_digest(outputs: Iterable[Path]) -> str:
+    """One digest of a stage's output files (folders: every file in them), as they are now."""
+    return _sha(
+        "\n".join(f"{p}:{file_digest(p)}" for p in _expand(o for o in outputs if Path(o).exists())).encode()
+    )
+
+
 @dataclass(frozen=True)
 class Key:
     config: str
@@ -83,8 +93,8 @@ class Key:
     def why_different(self, old: dict | None) -> str:
         if old is None:
             return "no previous output"
-        changed = [name for name in ("config", "inputs", "code") if old.get(name) != getattr(self, name)]
-        return (" and ".join(changed) + " changed") if changed else "outputs missing"
+        changed = [name for name in KEY_FIELDS if old.get(name) != getattr(self, name)]
+        return (" and ".join(changed) + " changed") if changed else "outputs missing or changed since"
 
 
 @dataclass
@@ -102,8 +112,16 @@ class Stage:
             return None
 
     def is_current(self, key: Key) -> bool:
+        """The key is the recorded one, and the outputs are there as the stage left them.
+
+        The outputs' digest is recorded with the key, so a hand edit of an output (a results.json,
+        a figure, the site) makes the stage run again and write it anew, rather than feeding the
+        edit to the stages after it.
+        """
         old = self.stored()
-        return old is not None and old == key.__dict__ and all(p.exists() for p in self.outputs)
+        if old is None or {k: old.get(k) for k in KEY_FIELDS} != key.__dict__:
+            return False
+        return all(p.exists() for p in self.outputs) and old.get("outputs") == outputs_digest(self.outputs)
 
     def begin(self, key: Key, log: Callable[[str], None] = print, force: bool = False) -> Started | None:
         """None, and a "skipped" line, when the key is unchanged (and not forced); else the run,
@@ -144,5 +162,5 @@ class Started:
     def finish(self, work: Callable[[], object] = lambda: None) -> None:
         """Do what is left of the work (write the outputs), then record the key and say so."""
         work()
-        write_json(self.stage.key_file, self.key.__dict__)
+        write_json(self.stage.key_file, {**self.key.__dict__, "outputs": outputs_digest(self.stage.outputs)})
         self.log(f"{self.stage.name:<22} ran: {self.reason} ({time.perf_counter() - self.start:.1f} s)")

@@ -40,3 +40,18 @@ def test_a_new_folder_is_marked_and_used_again_but_not_by_another_profile(isolat
     capsys.readouterr()
     assert build.main(["--profile", "cpu-study", "--out", str(out), "--no-pdf"]) == 1
     assert "profile 'smoke'" in _error(capsys)
+
+
+def test_a_hand_edited_output_is_written_anew_not_fed_onward(isolated, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    results = (out / "results.json").read_bytes()
+    figure = out / "figures" / "gallery.svg"
+    drawn = figure.read_bytes()
+    (out / "results.json").write_text('{"claims": {"baseline.test_accuracy": {"value": [1, 2]}}}')
+    figure.write_text("<svg/>")
+    capsys.readouterr()
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    log = capsys.readouterr().out
+    assert "analyse                ran: outputs missing or changed since" in log
+    assert (out / "results.json").read_bytes() == results and figure.read_bytes() == drawn
