@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from report.claims import ClaimsError, load_results
 from report.drawing import FIGURE_NAMES
 from report.render import CASES, CSS, TEMPLATES, build_context, render_html, write_pdf, write_site
 
@@ -44,6 +45,21 @@ class FigureFolder:
         pass
 
 
+def load_checks(path: Path) -> list[dict]:
+    """checks.json: a list of rows, each with a claim and a verdict."""
+    try:
+        rows = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        rows = None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and "claim" in r and "verdict" in r for r in rows
+    ):
+        raise ClaimsError(
+            f"{path} is not a checks.json (a list of claim rows): rebuild it with python build.py"
+        )
+    return rows
+
+
 def publish(
     results_path: str | os.PathLike,
     checks_path: str | os.PathLike | None,
@@ -53,10 +69,10 @@ def publish(
     cases_yaml: str | os.PathLike = CASES,
 ) -> Path:
     """Write the PDF (unless pdf_path is None), then site_dir (index.html, report.css, figures/)."""
-    results = json.loads(Path(results_path).read_text(encoding="utf-8"))
+    results = load_results(Path(results_path))  # checked: a hand-edited file is one line, not a traceback
     checks = []
     if checks_path is not None and Path(checks_path).exists():
-        checks = json.loads(Path(checks_path).read_text(encoding="utf-8"))
+        checks = load_checks(Path(checks_path))
     html = render_html(build_context(results, checks, cases_yaml), TEMPLATES)
     if pdf_path is not None:
         write_pdf(html, pdf_path, figures.svg, CSS)
