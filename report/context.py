@@ -38,6 +38,9 @@ FEW_REGRESSED = 5  # name every regressed class when there are at most this many
 CONFIDENT = 80.0  # percent: a failure case predicted at least this confidently is "confidently wrong"
 OVERCONFIDENT_ECE = 10.0  # percent: a baseline ECE this high makes it "this overconfident"
 NEARLY_GONE = 90.0  # percent reduction at the top threshold: "the most dangerous errors are almost gone"
+STAYS_CONFIDENT = -10.0  # points of change in confidence on correct predictions still called "stays high"
+BIG_GAIN = 5.0  # points of accuracy gain called a "jump"; a smaller one is a "gain"
+SAME_FOCUS = 0.01  # normalised-entropy difference below which two groups of maps are "about as focused"
 TABLE2_THRESHOLDS = (0.9, 0.99)  # the confidence thresholds of the study's Table 2 and Figure 7 caption
 HARD_PAIRS = 2  # confused pairs named in §8's "known hard pairs"
 CUTMIX_SETTINGS = {"train.cutmix_prob", "train.cutmix_alpha", "train.label_smoothing"}  # what may differ
@@ -202,6 +205,17 @@ def case_outcome(row: dict) -> str:
     return text
 
 
+def example_failure(failures: list[dict]) -> dict | None:
+    """The case §8 quotes as overconfidence: the first confidently wrong one (the study's castle →
+    road), else the most confident failure; None without failures."""
+    confident = [r for r in failures if (r["baseline_confidence"] or 0.0) >= CONFIDENT]
+    return (
+        confident[0]
+        if confident
+        else max(failures, key=lambda r: r["baseline_confidence"] or 0.0, default=None)
+    )
+
+
 def cases_context(results: dict, notes: dict[int, dict]) -> dict:
     rows = []
     for row in results["tables"]["cases"]:
@@ -225,6 +239,7 @@ def cases_context(results: dict, notes: dict[int, dict]) -> dict:
     return {
         "rows": rows,
         "failures": failures,
+        "example_failure": example_failure(failures),
         "fixed": fixed,
         "still_wrong": still,
         "fixed_ids": join_and([str(r["id"]) for r in fixed]),
@@ -272,8 +287,10 @@ def story(results: dict) -> dict:
     known = {
         m: bool(history[m]) for m in MODELS
     }  # weights given without a history: nothing known of training
+    devices = {((results.get("provenance") or {}).get(m) or {}).get("device") for m in MODELS}
     return {
         "history_known": known,
+        "trained_on_cpu": devices == {"cpu"},
         "trained_here": all(known.values()),
         "weights": given_weights(results),
         "net_gain": v("migration.net", 0) > 0,
@@ -307,6 +324,14 @@ def story(results: dict) -> dict:
         "cutmix_spreads_more": v("compare.attention_entropy_delta", 0.0) > 0,
         "wrong_more_focused": v("baseline.attention_entropy_wrong", 0.0)
         < v("baseline.attention_entropy", 0.0),
+        "focus_differs": abs(
+            v("baseline.attention_entropy_wrong", 0.0) - v("baseline.attention_entropy", 0.0)
+        )
+        >= SAME_FOCUS,
+        "stays_confident_when_right": v("cutmix.mean_confidence_correct", 0.0)
+        - v("baseline.mean_confidence_correct", 0.0)
+        >= STAYS_CONFIDENT,
+        "gain_word": "jump" if acc_delta >= BIG_GAIN else "gain" if acc_delta > 0 else "change",
     }
 
 

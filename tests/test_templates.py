@@ -237,3 +237,23 @@ def test_page_one_says_which_statements_hold_in_this_setting():
     fixture = fixture_results()
     fixture["data_source"] = "cifar-100"  # the study's own build: no such paragraph
     assert "scale-finding" not in render(fixture, checks)
+
+
+def test_wording_rules_follow_the_cpu_studys_numbers():
+    """Sentences that read oddly on real CPU-study numbers follow the numbers instead (issue 10)."""
+    results = fixture_results()
+    claims = results["claims"]
+    html = render(results)
+    assert "confidence on <em>correct</em> predictions stays high" in html and "pts</span> jump" in html
+    claims["cutmix.mean_confidence_correct"]["value"] = claims["baseline.mean_confidence_correct"]["value"] - 20
+    claims["compare.accuracy_delta"]["value"] = 2.78
+    claims["baseline.attention_entropy_wrong"]["value"] = claims["baseline.attention_entropy"]["value"] - 0.002
+    html = render(results)
+    assert "stays high" not in html and "less sure of its <em>correct</em> predictions too" in html
+    assert "pts</span> gain" in html and "about as focused as the rest" in html
+    for m in ("baseline", "cutmix"):
+        results["provenance"][m]["device"] = "cpu"
+        results["provenance"][m]["config"]["train"]["augment"] = False
+    html = render(results)
+    assert ", deterministic cuDNN." not in html and "Seed 42, trained on a CPU." in html
+    assert "weaker than the study's on purpose" in html and "isn't a deliberately weak baseline" not in html
