@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 report: $(STAMP)  ## the paper report (frozen results, or a GPU to train)
 	$(PY) build.py
 
-demo: $(STAMP)  ## the smoke profile: the whole chain on a tiny subset, on CPU
-	$(PY) build.py --profile smoke
+demo: $(STAMP)  ## the CPU study from its committed frozen results: no data, no GPU
+	$(PY) build.py --profile cpu-study
 
 test: $(STAMP)
 	$(PY) -m pytest
