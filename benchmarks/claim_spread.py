@@ -11,7 +11,9 @@ retrain (report/gate.py):
 
 A retrain on another machine with the same seed differs from ours the way another seed does: the
 first kernels oneDNN or cuDNN choose differently already move the 4th decimal of the first loss
-(issue 11), and training amplifies that. MULTIPLE = 4 standard deviations keeps a false alarm on an
+(issue 11), and training amplifies that. The frozen run, where there is one, is one more honest
+sample and joins the seeds: a tolerance must admit the run it is measured against. MULTIPLE = 4
+standard deviations keeps a false alarm on an
 honest retrain below about 1 in 10,000 per claim for a normal spread; the range guards the small-k
 estimate of the deviation.
 
@@ -96,16 +98,22 @@ def main() -> int:
         for seed in args.seeds:
             by_seed[seed] = one_seed(args.profile, seed, data, Path(tmp), precision)
             print(f"seed {seed}: done ({time.perf_counter() - start:.0f} s)", flush=True)
-    names = list(dict.fromkeys(n for claims in by_seed.values() for n in claims))
-    claims = {n: spread([by_seed[s].get(n) for s in args.seeds]) for n in names}
+    frozen = build.frozen_results(args.profile)
+    samples = list(by_seed.values()) + (
+        [{n: e.get("value") for n, e in frozen["claims"].items()}] if frozen else []
+    )
+    names = list(dict.fromkeys(n for claims in samples for n in claims))
+    claims = {n: spread([sample.get(n) for sample in samples]) for n in names}
     doc = {
         "schema": SCHEMA,
         "profile": args.profile,
-        "how": f"retrained with seeds {args.seeds} on this CPU in {precision} (benchmarks/claim_spread.py); "
-        f"tolerance = max({MULTIPLE:g} x standard deviation, range); exact where all seeds agreed; "
+        "how": f"retrained with seeds {args.seeds} on this CPU in {precision} (benchmarks/claim_spread.py)"
+        + (", with the frozen run as one more sample (its value last); " if frozen else "; ")
+        + f"tolerance = max({MULTIPLE:g} x standard deviation, range); exact where all seeds agreed; "
         "not compared where a class name or flag changed",
         "multiple": MULTIPLE,
         "seeds": args.seeds,
+        "frozen_run_included": frozen is not None,
         "precision": precision,
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - start),
