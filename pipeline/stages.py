@@ -106,10 +106,12 @@ class Stage:
     outputs: list[Path]
 
     def stored(self) -> dict | None:
+        """The recorded key, or None when there is none or it is not one (a hand edit, a torn file)."""
         try:
-            return json.loads(self.key_file.read_text())
+            old = json.loads(self.key_file.read_bytes().decode("utf-8"))
         except (OSError, ValueError):
             return None
+        return old if isinstance(old, dict) else None
 
     def is_current(self, key: Key) -> bool:
         """The key is the recorded one, and the outputs are there as the stage left them.

@@ -89,6 +89,10 @@ def validate_claims(doc, path: Path) -> dict:
     for i, row in enumerate(doc["claims"], 1):
         if not isinstance(row, dict) or "claim" not in row or "stated" not in row:
             raise ClaimsError(f"{path}: claims entry {i} needs 'claim' and 'stated': fix that entry")
+        if not isinstance(row["claim"], str) or not row["claim"]:
+            raise ClaimsError(
+                f"{path}: claims entry {i} names its claim {row['claim']!r}: use the claim's name"
+            )
         if not _tolerance_ok(row.get("tolerance")):
             raise ClaimsError(
                 f"{path}: claim {row['claim']} has tolerance {row['tolerance']!r}: use a number, 'N%' or 'exact'"

@@ -13,8 +13,6 @@ import textwrap
 import threading
 from pathlib import Path
 
-import pytest
-
 from pipeline.files import atomic_dir, folder_lock
 
 ROOT = Path(__file__).resolve().parents[1]

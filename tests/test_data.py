@@ -100,7 +100,9 @@ def test_augmentation_is_random_per_sample_and_does_not_touch_its_input():
 
 def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("CIFAR100_DIR", raising=False)
-    assert resolve_data_dir(None) == data.PROJECT / "data" / "cifar-100-python"  # the project's, not the cwd's
+    assert (
+        resolve_data_dir(None) == data.PROJECT / "data" / "cifar-100-python"
+    )  # the project's, not the cwd's
     monkeypatch.setenv("CIFAR100_DIR", str(tmp_path))
     assert resolve_data_dir(None) == tmp_path / "cifar-100-python"
     assert resolve_data_dir(tmp_path / "cifar-100-python") == tmp_path / "cifar-100-python"

@@ -203,3 +203,8 @@ def test_a_results_json_of_the_wrong_shape_is_one_line(tmp_path):
         (tmp_path / "results.json").write_text(json.dumps(doc))
         with pytest.raises(ClaimsError):
             load_results(tmp_path / "results.json")
+
+
+def test_a_claim_named_by_a_number_is_one_line(tmp_path):
+    with pytest.raises(ClaimsError, match="names its claim 5"):
+        load_claims(_write(tmp_path, "claims.yaml", "claims: [{claim: 5, stated: 1}]\n"))

@@ -123,3 +123,12 @@ def test_each_stage_key_covers_the_code_its_outputs_depend_on():
         imported = {m.replace(".", "/") + ".py" for m in done.stdout.split()}
         listed = set(build.CODE[stage]) | set(build.SHAPES_NO_OUTPUT)
         assert imported <= listed, f"{stage}: add {sorted(imported - listed)} to build.CODE"
+
+
+def test_a_key_file_that_is_not_a_key_reruns_the_stage(tmp_path):
+    stage = _stage(tmp_path)
+    key = Key.of({}, [], [])
+    stage.run(key, lambda: write_text(tmp_path / "out.txt", "x"), print)
+    for text in ("[]", "7", '"key"', "\xff", "{"):
+        stage.key_file.write_text(text, encoding="latin-1")
+        assert stage.stored() is None and stage.run(key, lambda: write_text(tmp_path / "out.txt", "x"), print)

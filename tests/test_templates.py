@@ -245,9 +245,13 @@ def test_wording_rules_follow_the_cpu_studys_numbers():
     claims = results["claims"]
     html = render(results)
     assert "confidence on <em>correct</em> predictions stays high" in html and "pts</span> jump" in html
-    claims["cutmix.mean_confidence_correct"]["value"] = claims["baseline.mean_confidence_correct"]["value"] - 20
+    claims["cutmix.mean_confidence_correct"]["value"] = (
+        claims["baseline.mean_confidence_correct"]["value"] - 20
+    )
     claims["compare.accuracy_delta"]["value"] = 2.78
-    claims["baseline.attention_entropy_wrong"]["value"] = claims["baseline.attention_entropy"]["value"] - 0.002
+    claims["baseline.attention_entropy_wrong"]["value"] = (
+        claims["baseline.attention_entropy"]["value"] - 0.002
+    )
     html = render(results)
     assert "stays high" not in html and "less sure of its <em>correct</em> predictions too" in html
     assert "pts</span> gain" in html and "about as focused as the rest" in html
