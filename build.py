@@ -482,7 +482,13 @@ def last_build(args) -> tuple[Paths, dict]:
         raise ConfigError(
             f"{paths.results} does not exist: build first with python build.py --profile {args.profile}"
         )
-    return paths, load_results(paths.results)
+    results = load_results(paths.results)
+    if results.get("profile") != args.profile:
+        raise ConfigError(
+            f"{paths.results} holds the results of profile {results.get('profile')!r}, not {args.profile!r}: "
+            f"give --profile {results.get('profile')} or the output folder of {args.profile}"
+        )
+    return paths, results
 
 
 def frozen_results(profile: str) -> dict | None:

@@ -55,3 +55,15 @@ def test_a_hand_edited_output_is_written_anew_not_fed_onward(isolated, tmp_path,
     log = capsys.readouterr().out
     assert "analyse                ran: outputs missing or changed since" in log
     assert (out / "results.json").read_bytes() == results and figure.read_bytes() == drawn
+
+
+def test_check_and_freeze_refuse_another_profiles_results(isolated, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    monkeypatch.setattr(build, "FROZEN", tmp_path / "frozen")
+    capsys.readouterr()
+    assert build.main(["check", "--profile", "cpu-study", "--out", str(out), "--against", "frozen"]) == 2
+    assert "holds the results of profile 'smoke'" in _error(capsys)
+    assert build.main(["freeze", "--profile", "cpu-study", "--out", str(out)]) == 1
+    assert "holds the results of profile 'smoke'" in _error(capsys)
+    assert not (tmp_path / "frozen").exists()
