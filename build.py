@@ -631,6 +631,9 @@ def results_at(rev: str, profile: str) -> tuple[dict, dict | None]:
     """The frozen results (and tolerances) of a profile at a git revision."""
     import subprocess
 
+    if rev.startswith("-"):  # git would read it as an option (--output=FILE writes a file)
+        raise ConfigError(f"diff: {rev!r} is not a revision: name a commit, branch or tag")
+
     def show(name: str) -> str | None:
         done = subprocess.run(
             ["git", "show", f"{rev}:report/frozen/{profile}/{name}"], cwd=ROOT, capture_output=True, text=True

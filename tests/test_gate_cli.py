@@ -74,3 +74,5 @@ def test_setup_errors_exit_2(project, tmp_path):
     assert done.returncode == 2
     done = _run(project, "diff", "no-such-revision", "--profile", "smoke")
     assert done.returncode == 2 and "no-such-revision" in done.stderr
+    done = _run(project, "diff", "--profile", "smoke", "--", f"--output={tmp_path / 'written'}")
+    assert done.returncode == 2 and not (tmp_path / "written").exists()
