@@ -336,8 +336,10 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
         return RunFiles(frozen / "eval.npz", frozen / "history.json", source="frozen")
     if interrupted(paths, model) and not args.retrain and external is None:
         log(f"{'resume ' + model:<22} an interrupted training in {shown(paths.run_dir(model) / '.training')}")
-    weights = Path(external) if external else train_stage(cfg, args, paths)
-    return evaluate_stage(cfg, weights, args, paths)
+    runs = ensure_writable(paths.run_dir(model).parent)
+    with folder_lock(runs, log):  # builds into other --out folders share runs/<profile>/: one trains at a time
+        weights = Path(external) if external else train_stage(cfg, args, paths)
+        return evaluate_stage(cfg, weights, args, paths)
 
 
 # ----------------------------------------------------------------------------- analyse, check, draw, render
