@@ -337,7 +337,9 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
     if interrupted(paths, model) and not args.retrain and external is None:
         log(f"{'resume ' + model:<22} an interrupted training in {shown(paths.run_dir(model) / '.training')}")
     runs = ensure_writable(paths.run_dir(model).parent)
-    with folder_lock(runs, log):  # builds into other --out folders share runs/<profile>/: one trains at a time
+    with folder_lock(
+        runs, log
+    ):  # builds into other --out folders share runs/<profile>/: one trains at a time
         weights = Path(external) if external else train_stage(cfg, args, paths)
         return evaluate_stage(cfg, weights, args, paths)
 
@@ -507,11 +509,16 @@ def used_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
         raise ConfigError(
             f"{paths.results} does not say which files it used (an older build): build again, then freeze"
         )
-    out = {}
+    try:
+        out = {m: {kind: ROOT / str(files[m][kind]) for kind in ("eval", "history")} for m in MODELS}
+        digests = {m: {kind: results["inputs"][m][kind] for kind in ("eval", "history")} for m in MODELS}
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"{paths.results} does not say which files it used, or their digests: build again, then freeze"
+        ) from None
     for model in MODELS:
-        out[model] = {kind: ROOT / files[model][kind] for kind in ("eval", "history")}
         for kind, path in out[model].items():
-            if not path.is_file() or file_digest(path) != results["inputs"][model][kind]:
+            if not path.is_file() or file_digest(path) != digests[model][kind]:
                 raise ConfigError(
                     f"{shown(path)} changed or vanished since the last build of {paths.profile}: "
                     f"build again (python build.py --profile {paths.profile}), then freeze"

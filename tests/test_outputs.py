@@ -67,3 +67,18 @@ def test_check_and_freeze_refuse_another_profiles_results(isolated, tmp_path, ca
     assert build.main(["freeze", "--profile", "cpu-study", "--out", str(out)]) == 1
     assert "holds the results of profile 'smoke'" in _error(capsys)
     assert not (tmp_path / "frozen").exists()
+
+
+def test_freeze_refuses_a_results_json_that_does_not_name_its_files(isolated, tmp_path, capsys, monkeypatch):
+    import json
+
+    out = tmp_path / "out"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    monkeypatch.setattr(build, "FROZEN", tmp_path / "frozen")
+    results = json.loads((out / "results.json").read_text())
+    for files in ({"baseline": "x", "cutmix": "y"}, {"baseline": {}, "cutmix": {}}):
+        (out / "results.json").write_text(json.dumps({**results, "files": files}))
+        capsys.readouterr()
+        assert build.main(["freeze", "--profile", "smoke", "--out", str(out)]) == 1
+        assert "does not say which files it used" in _error(capsys)
+    assert not (tmp_path / "frozen").exists()
