@@ -495,6 +495,16 @@ def banner(results: dict, configs: dict[str, dict]) -> dict | None:
 # --- everything --------------------------------------------------------------------------------
 
 
+def description(results: dict) -> str:
+    """The page's meta and Open Graph description: what it is, and whose numbers."""
+    whose = (
+        "the study's own setting"
+        if results["profile"] == STUDY_PROFILE and results["data_source"] == STUDY_DATA
+        else f"the {results['profile']} profile, not the study's numbers"
+    )
+    return f"{SUBTITLE}: a rebuilt, self-checking edition of {STUDY_CREDIT}, from {whose}."
+
+
 def numbered(names: list[str] | tuple[str, ...]) -> dict[str, int]:
     return {name: i for i, name in enumerate(names, start=1)}
 
@@ -515,6 +525,9 @@ def build_context(
     train = configs["baseline"]["train"]
     return {
         "title": TITLE,
+        "description": description(results),
+        "og_image": f"figures/{next(iter(FIGURE_ALT))}.svg",
+        "pdf_download": None,  # publish() sets it for the site once the PDF exists
         "subtitle": SUBTITLE,
         "credit": STUDY_CREDIT,
         "names": NAMES,

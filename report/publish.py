@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.files import write_bytes
 from report.claims import ClaimsError, load_results
 from report.drawing import FIGURE_NAMES
-from report.render import CASES, CSS, TEMPLATES, build_context, render_html, write_pdf, write_site
+from report.render import CASES, CSS, PDF_NAME, TEMPLATES, build_context, render_html, render_pdf, write_site
 
 
 class Figures(Protocol):
@@ -73,8 +74,21 @@ def publish(
     checks = []
     if checks_path is not None and Path(checks_path).exists():
         checks = load_checks(Path(checks_path))
-    html = render_html(build_context(results, checks, cases_yaml), TEMPLATES)
+    context = build_context(results, checks, cases_yaml)
+    html, pdf = render_html(context, TEMPLATES), None
     if pdf_path is not None:
-        write_pdf(html, pdf_path, figures.svg, CSS)
+        pdf, pages = render_pdf(html, figures.svg, CSS)
+        write_bytes(Path(pdf_path), pdf)
+        # The site carries the PDF, linked under the title with its size and pages (known only now).
+        html = render_html({**context, "pdf_download": download(pdf, pages)}, TEMPLATES)
     site_dir = Path(site_dir)
-    return write_site(site_dir.parent, html, figures.all(), CSS, name=site_dir.name)
+    return write_site(site_dir.parent, html, figures.all(), CSS, name=site_dir.name, pdf=pdf)
+
+
+def download(pdf: bytes, pages: int) -> dict:
+    """What the site's download link says of the PDF: its address in the site, size and pages."""
+    return {
+        "href": PDF_NAME,
+        "size": f"{len(pdf) / 1e6:.1f} MB" if len(pdf) >= 1e6 else f"{len(pdf) / 1e3:.0f} kB",
+        "pages": pages,
+    }

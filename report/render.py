@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 CSS = ROOT / "assets" / "report.css"
 CASES = ROOT / "assets" / "cases.yaml"
+FAVICON = ROOT / "assets" / "favicon.svg"  # the site's tab icon: the report's accent colour, no external file
 
 __all__ = ["build_context", "environment", "render_html", "write_site", "write_pdf"]
 
@@ -63,8 +64,10 @@ def write_site(
     figure_svgs: Mapping[str, str],
     css_path: str | os.PathLike = CSS,
     name: str = "site",
+    pdf: bytes | None = None,
 ) -> Path:
-    """Write out_dir/site/: index.html, report.css and figures/<name>.svg, all linked relatively.
+    """Write out_dir/site/: index.html, report.css, favicon.svg, figures/<name>.svg and, when
+    given, the PDF as report.pdf, all linked relatively and readable by everyone (0644).
 
     The folder is built beside its final place and swapped in whole. Returns its path.
     """
@@ -72,10 +75,19 @@ def write_site(
     with atomic_dir(target) as built:
         (built / "index.html").write_text(html, encoding="utf-8")
         shutil.copyfile(css_path, built / "report.css")
+        shutil.copyfile(FAVICON, built / "favicon.svg")
+        if pdf is not None:
+            (built / PDF_NAME).write_bytes(pdf)
+        for path in built.iterdir():
+            if path.is_file():
+                path.chmod(0o644)
         (built / "figures").mkdir()
         for fig_name, svg in figure_svgs.items():
             (built / "figures" / f"{fig_name}.svg").write_text(svg, encoding="utf-8")
     return target
+
+
+PDF_NAME = "report.pdf"  # the PDF's stable name inside the site
 
 
 # Where WeasyPrint believes the site to be: every file it asks for is served by `site_fetcher`, so
@@ -109,13 +121,11 @@ def site_fetcher(figure_svg: Callable[[str], str], css_path: str | os.PathLike =
     return SiteFiles(fail_on_errors=True)
 
 
-def write_pdf(
-    html: str,
-    pdf_path: str | os.PathLike,
-    figure_svg: Callable[[str], str],
-    css_path: str | os.PathLike = CSS,
-) -> Path:
-    """The PDF of the site's HTML by WeasyPrint (print CSS, SVG figures kept as vectors).
+def render_pdf(
+    html: str, figure_svg: Callable[[str], str], css_path: str | os.PathLike = CSS
+) -> tuple[bytes, int]:
+    """(the PDF's bytes, its page count) for the site's HTML, by WeasyPrint (print CSS, SVG figures
+    kept as vectors).
 
     The figures come from `figure_svg(name)` when WeasyPrint reaches them, after it has parsed
     the HTML and applied the CSS: that much is done while they are still being drawn.
@@ -130,12 +140,23 @@ def write_pdf(
     try:
         fetcher = site_fetcher(figure_svg, css_path)
         with gc_paused():
-            pdf = HTML(string=html, base_url=SITE_URL, url_fetcher=fetcher).write_pdf()
+            document = HTML(string=html, base_url=SITE_URL, url_fetcher=fetcher).render()
+            pdf = document.write_pdf()
     finally:
         logger.removeHandler(errors)
     if errors.messages:
         raise PDFError("the PDF would be incomplete: " + "; ".join(errors.messages))
-    write_bytes(Path(pdf_path), pdf)
+    return pdf, len(document.pages)
+
+
+def write_pdf(
+    html: str,
+    pdf_path: str | os.PathLike,
+    figure_svg: Callable[[str], str],
+    css_path: str | os.PathLike = CSS,
+) -> Path:
+    """render_pdf, written atomically to pdf_path."""
+    write_bytes(Path(pdf_path), render_pdf(html, figure_svg, css_path)[0])
     return Path(pdf_path)
 
 

@@ -194,3 +194,42 @@ def test_every_claim_in_the_html_appears_in_the_pdf(site, pdf):
     text = _norm(_pdf_text(pdf))
     missing = [(name, value) for name, value in spans if _norm(html_lib.unescape(value)) not in text]
     assert not missing, f"{len(missing)} claims printed in the HTML are not in the PDF: {missing[:10]}"
+
+
+def test_the_site_carries_its_pdf_and_links_it_with_size_and_pages(tmp_path):
+    """issue 13, item 1: report.pdf inside the site (0644), linked under the title with its real size
+    and page count; a favicon, a meta description and Open Graph tags."""
+    import json
+
+    from pypdf import PdfReader
+
+    from report.publish import publish
+
+    class Svgs:
+        def svg(self, name):
+            return fixture_svgs()[name]
+
+        def all(self):
+            return fixture_svgs()
+
+    (tmp_path / "results.json").write_text(json.dumps(fixture_results()))
+    (tmp_path / "checks.json").write_text(json.dumps(fixture_checks()))
+    site = publish(
+        tmp_path / "results.json", tmp_path / "checks.json", Svgs(), tmp_path / "site", tmp_path / "r.pdf"
+    )
+    inside = site / "report.pdf"
+    assert inside.read_bytes() == (tmp_path / "r.pdf").read_bytes()
+    assert inside.stat().st_mode & 0o777 == 0o644 and (site / "favicon.svg").is_file()
+    html = (site / "index.html").read_text(encoding="utf-8")
+    pages = len(PdfReader(inside).pages)
+    link = re.search(
+        r'<p class="download"><a href="report.pdf"[^>]*>[^<]+</a> \((\d+) kB, (\d+) pages\)</p>', html
+    )
+    assert link and int(link.group(2)) == pages and abs(int(link.group(1)) - inside.stat().st_size / 1e3) < 1
+    for tag in (
+        'name="description"',
+        'property="og:title"',
+        'property="og:image" content="figures/',
+        'rel="icon"',
+    ):
+        assert tag in html, tag
