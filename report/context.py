@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import AnalysisConfig, run_config, to_dict
+from pipeline.errors import StudyError
 from report.claims import claim_value
 from report.differences import differences
 from report.filters import join_and
+from report.yamlfile import load_yaml
 
 MODELS = ("baseline", "cutmix")
 STUDY_PROFILE, STUDY_DATA = "paper", "cifar-100"
@@ -45,7 +47,9 @@ TABLE2_THRESHOLDS = (0.9, 0.99)  # the confidence thresholds of the study's Tabl
 HARD_PAIRS = 2  # confused pairs named in §8's "known hard pairs"
 CUTMIX_SETTINGS = {"train.cutmix_prob", "train.cutmix_alpha", "train.label_smoothing"}  # what may differ
 
-TITLE = "Stress-Testing Convolutional Neural Networks"
+REPORT_YAML = Path(__file__).resolve().parent.parent / "assets" / "report.yaml"  # title, authors, keywords
+TEXT_FIELDS = ("title", "subtitle", "study", "subject")
+LIST_FIELDS = ("authors", "keywords")
 NAMES = {  # words with digits in them, kept out of the templates
     "dataset": "CIFAR-100",
     "model": "ResNet-18",
@@ -62,8 +66,6 @@ REFS = {  # works cited in the text, as printed
     "geifman": "Geifman and El-Yaniv, 2017",  # Selective Classification for Deep Neural Networks, NeurIPS
     "yun": "Yun et al., 2019",  # CutMix: Regularization Strategy to Train Strong Classifiers, ICCV
 }
-SUBTITLE = "CIFAR-100 • ResNet-18 from Scratch • Failure Analysis & Constrained Improvement"
-STUDY_CREDIT = "Deep Learning Assignment 01, team 19"  # the study this report reproduces
 
 # (id, title, partial): the study's sections in its order, then the analyses beyond it.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -495,14 +497,47 @@ def banner(results: dict, configs: dict[str, dict]) -> dict | None:
 # --- everything --------------------------------------------------------------------------------
 
 
-def description(results: dict) -> str:
-    """The page's meta and Open Graph description: what it is, and whose numbers."""
+class ReportMetaError(StudyError, ValueError):
+    """assets/report.yaml cannot be used; the message names the field and the fix."""
+
+
+def load_report_meta(path: Path = REPORT_YAML) -> dict:
+    """assets/report.yaml: the title page's and the PDF's metadata, every field checked."""
+    doc = load_yaml(path, ReportMetaError)
+    if not isinstance(doc, dict):
+        raise ReportMetaError(
+            f"{path}: expected a mapping of {', '.join(TEXT_FIELDS + LIST_FIELDS)}: fix the file"
+        )
+    for key in TEXT_FIELDS:
+        if not isinstance(doc.get(key), str) or not doc[key].strip():
+            raise ReportMetaError(f"{path}: '{key}' must be a non-empty text: fix that field")
+    for key in LIST_FIELDS:
+        if not isinstance(doc.get(key), list) or not all(isinstance(x, str) and x for x in doc[key]):
+            raise ReportMetaError(f"{path}: '{key}' must be a list of texts: fix that field")
+    unknown = sorted(set(doc) - set(TEXT_FIELDS + LIST_FIELDS))
+    if unknown:
+        raise ReportMetaError(
+            f"{path}: unknown field {unknown[0]!r}: use only {', '.join(TEXT_FIELDS + LIST_FIELDS)}"
+        )
+    return doc
+
+
+def description(results: dict, meta: dict) -> str:
+    """The page's meta and Open Graph description (the PDF's Subject): what it is, and whose numbers."""
     whose = (
         "the study's own setting"
         if results["profile"] == STUDY_PROFILE and results["data_source"] == STUDY_DATA
         else f"the {results['profile']} profile, not the study's numbers"
     )
-    return f"{SUBTITLE}: a rebuilt, self-checking edition of {STUDY_CREDIT}, from {whose}."
+    return f"{meta['subject']}: a rebuilt, self-checking edition of {meta['study']}, from {whose}."
+
+
+def made(results: dict) -> str | None:
+    """When the newer of the two runs was made (provenance), as the document's date: from the runs,
+    so that the same results give the same document."""
+    times = [((results.get("provenance") or {}).get(m) or {}).get("created") for m in MODELS]
+    times = [t for t in times if isinstance(t, str)]
+    return max(times) if times else None
 
 
 def numbered(names: list[str] | tuple[str, ...]) -> dict[str, int]:
@@ -518,18 +553,22 @@ def build_context(
     `cases_yaml` is assets/cases.yaml's path or its parsed mapping.
     """
     configs = run_configs(results)
+    meta = load_report_meta()
     figure_no = numbered(list(FIGURE_ALT))
     analysis = AnalysisConfig()
     settings = settings_rows(configs, results.get("provenance"))
     thresholds = threshold_rows(results)
     train = configs["baseline"]["train"]
     return {
-        "title": TITLE,
-        "description": description(results),
+        "title": meta["title"],
+        "profile_tag": None if results["profile"] == STUDY_PROFILE else f"{results['profile']} profile",
+        "meta": meta,
+        "made": made(results),
+        "description": description(results, meta),
         "og_image": f"figures/{next(iter(FIGURE_ALT))}.svg",
         "pdf_download": None,  # publish() sets it for the site once the PDF exists
-        "subtitle": SUBTITLE,
-        "credit": STUDY_CREDIT,
+        "subtitle": meta["subtitle"],
+        "credit": meta["study"],
         "names": NAMES,
         "refs": REFS,
         "banner": banner(results, configs),

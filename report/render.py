@@ -140,8 +140,10 @@ def render_pdf(
     try:
         fetcher = site_fetcher(figure_svg, css_path)
         with gc_paused():
-            document = HTML(string=html, base_url=SITE_URL, url_fetcher=fetcher).render()
-            pdf = document.write_pdf()
+            # Tagged PDF/UA-1: structure for screen readers and reflow. PDF/A-3b is the other variant
+            # this WeasyPrint offers; one variant per file, and UA is the one that requires tags.
+            document = HTML(string=html, base_url=SITE_URL, url_fetcher=fetcher).render(pdf_tags=True)
+            pdf = document.write_pdf(pdf_variant="pdf/ua-1")
     finally:
         logger.removeHandler(errors)
     if errors.messages:

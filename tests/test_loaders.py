@@ -29,6 +29,7 @@ VALID = {
     "history.json": (FROZEN / "baseline" / "history.json").read_bytes(),
     "results.json": (FROZEN / "results.json").read_bytes(),
     "eval.npz": (FROZEN / "baseline" / "eval.npz").read_bytes(),
+    "report.yaml": (ROOT / "assets" / "report.yaml").read_bytes(),
 }
 LOADERS = {
     "claims.yaml": load_claims,
@@ -38,6 +39,7 @@ LOADERS = {
     "eval.npz": load_eval,
     "tolerances.json": load_tolerances,
     "train": data.read_verified,
+    "report.yaml": lambda path: __import__("report.context", fromlist=["x"]).load_report_meta(path),
 }
 PROPERTY = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -208,3 +210,16 @@ def test_a_results_json_of_the_wrong_shape_is_one_line(tmp_path):
 def test_a_claim_named_by_a_number_is_one_line(tmp_path):
     with pytest.raises(ClaimsError, match="names its claim 5"):
         load_claims(_write(tmp_path, "claims.yaml", "claims: [{claim: 5, stated: 1}]\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("title: [a]\n", "'title' must be a non-empty text"), ("- a\n", "expected a mapping"),
+     ("title: t\nsubtitle: s\nstudy: s\nsubject: s\nauthors: a\nkeywords: []\n", "'authors' must be a list"),
+     ("title: t\nsubtitle: s\nstudy: s\nsubject: s\nauthors: [a]\nkeywords: []\nauthor: b\n", "unknown field 'author'")],
+)  # fmt: skip
+def test_report_yaml_is_checked_field_by_field(tmp_path, text, match):
+    from report.context import ReportMetaError, load_report_meta
+
+    with pytest.raises(ReportMetaError, match=match):
+        load_report_meta(_write(tmp_path, "report.yaml", text))

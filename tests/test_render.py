@@ -233,3 +233,25 @@ def test_the_site_carries_its_pdf_and_links_it_with_size_and_pages(tmp_path):
         'rel="icon"',
     ):
         assert tag in html, tag
+
+
+def test_the_pdf_is_tagged_and_carries_the_metadata_of_report_yaml(pdf):
+    """issue 13, item 4: PDF/UA-1 (tagged), with title, authors, subject and keywords from assets/report.yaml."""
+    from pypdf import PdfReader
+
+    from report.context import load_report_meta
+
+    meta, reader = load_report_meta(), PdfReader(pdf)
+    info = reader.metadata
+    assert bool(reader.trailer["/Root"]["/MarkInfo"]["/Marked"])  # what pdfinfo reports as "Tagged: yes"
+    assert info.title.startswith(meta["title"]) and info.author == ", ".join(meta["authors"])
+    assert info.subject.startswith(meta["subject"]) and info["/Keywords"] == ", ".join(meta["keywords"])
+
+
+def test_a_report_that_is_not_the_studys_names_its_profile_in_its_title():
+    results = fixture_results()
+    results["profile"] = "cpu-study"
+    html = render_html(build_context(results, fixture_checks(), CASES))
+    assert "<title>Stress-Testing Convolutional Neural Networks (cpu-study profile)</title>" in html
+    assert '<span class="profile-tag">(cpu-study profile)</span></h1>' in html  # h1 feeds the running header
+    assert "(paper profile)" not in fixture_html()
