@@ -567,6 +567,7 @@ def build_context(
         "description": description(results, meta),
         "og_image": f"figures/{next(iter(FIGURE_ALT))}.svg",
         "pdf_download": None,  # publish() sets it for the site once the PDF exists
+        "for_site": True,  # the site's HTML (figures link to their full-size SVG); publish() clears it for the PDF
         "subtitle": meta["subtitle"],
         "credit": meta["study"],
         "names": NAMES,

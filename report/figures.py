@@ -47,7 +47,7 @@ from report.style import (
     panels,
     styled,
 )
-from report.svg import without_bare_groups
+from report.svg import with_font_stack, without_bare_groups
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
 MODELS = ("baseline", "cutmix")
@@ -356,7 +356,7 @@ def matplotlib_svg(fig: Figure) -> str:
 def figure_to_svg(fig: Figure) -> str:
     """The SVG the report uses: matplotlib's, without the groups that only name an artist
     (report.svg: WeasyPrint draws it faster)."""
-    return without_bare_groups(matplotlib_svg(fig))
+    return with_font_stack(without_bare_groups(matplotlib_svg(fig)))
 
 
 def draw_svg(name: str, results: dict[str, Any], evals: Evals) -> str:

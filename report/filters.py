@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import Undefined
+from markupsafe import Markup, escape
 
 MINUS = "\u2212"  # typographic minus sign, not the hyphen
 MISSING = "n/a"  # what a filter prints for a missing value (None, NaN)
@@ -184,7 +185,13 @@ def claim_text(claim: Any, style: str | None = None, *args: Any) -> str:
     return FILTERS[style](claim["value"], *args)
 
 
+def dotbreak(name: Any) -> Markup:
+    """A dotted claim name that may wrap after each dot, not mid-word: 'a.b' -> 'a.<wbr>b' (escaped)."""
+    return Markup(".<wbr>").join(escape(str(name)).split("."))
+
+
 FILTERS: dict[str, Callable[..., str]] = {
+    "dotbreak": dotbreak,
     "num": num,
     "pct": pct,
     "conf": conf,

@@ -75,12 +75,13 @@ def publish(
     if checks_path is not None and Path(checks_path).exists():
         checks = load_checks(Path(checks_path))
     context = build_context(results, checks, cases_yaml)
-    html, pdf = render_html(context, TEMPLATES), None
+    pdf, site_context = None, context
     if pdf_path is not None:
-        pdf, pages = render_pdf(html, figures.svg, CSS)
+        pdf, pages = render_pdf(render_html({**context, "for_site": False}, TEMPLATES), figures.svg, CSS)
         write_bytes(Path(pdf_path), pdf)
         # The site carries the PDF, linked under the title with its size and pages (known only now).
-        html = render_html({**context, "pdf_download": download(pdf, pages)}, TEMPLATES)
+        site_context = {**context, "pdf_download": download(pdf, pages)}
+    html = render_html(site_context, TEMPLATES)
     site_dir = Path(site_dir)
     return write_site(site_dir.parent, html, figures.all(), CSS, name=site_dir.name, pdf=pdf)
 

@@ -76,3 +76,11 @@ def test_groups_that_do_something_or_are_referenced_stay():
 def test_unbalanced_groups_are_an_error(broken):
     with pytest.raises(ValueError, match="<g>"):
         without_bare_groups(broken)
+
+
+def test_every_label_has_a_sans_serif_fallback():
+    from report.svg import FONT_STACK, with_font_stack
+
+    svg = """<text style="font-family: 'DejaVu Sans'; font-size: 7px">a</text>"""
+    assert with_font_stack(svg) == f'<text style="font-family: {FONT_STACK}; font-size: 7px">a</text>'
+    assert FONT_STACK.endswith("sans-serif")

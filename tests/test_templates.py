@@ -261,3 +261,13 @@ def test_wording_rules_follow_the_cpu_studys_numbers():
     html = render(results)
     assert ", deterministic cuDNN." not in html and "Seed 42, trained on a CPU." in html
     assert "weaker than the study's on purpose" in html and "isn't a deliberately weak baseline" not in html
+
+
+def test_claim_names_wrap_at_the_dots_and_figures_open_full_size_only_on_the_site():
+    assert str(f.dotbreak("case.1214.<b>")) == "case.<wbr>1214.<wbr>&lt;b&gt;"
+    site = render(fixture_results(), fixture_checks())
+    assert "<code>baseline.<wbr>test_accuracy</code>" in site
+    assert '<a class="figure-full" href="figures/training_baseline.svg"' in site
+    context = build_context(fixture_results(), fixture_checks(), CASES)
+    pdf_html = render_html({**context, "for_site": False})
+    assert "figure-full" not in pdf_html and '<img src="figures/training_baseline.svg"' in pdf_html
