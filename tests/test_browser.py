@@ -114,3 +114,11 @@ def test_no_serious_or_critical_accessibility_violation(page):
         (v["id"], v["impact"], len(v["nodes"])) for v in violations if v["impact"] in ("serious", "critical")
     ]
     assert bad == []
+
+
+def test_the_per_class_table_fits_a_desktop_screen(browser, site_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(site_url + "index.html")
+    box = page.eval_on_selector("#tab-per_class .table-scroll", "e => [e.scrollWidth, e.clientWidth]")
+    page.close()
+    assert box[0] <= box[1] + 1, f"the per-class table is {box[0]} px wide in a {box[1]} px box"
