@@ -4,6 +4,7 @@
     python build.py freeze --profile P [--dry-run]   freeze what the last build used into report/frozen/P/
     python build.py check --profile P [--against published|frozen] [--json] [--junit F] [--markdown F]
     python build.py diff [REV | OLD_OUT NEW_OUT] --profile P   this build against the frozen numbers at REV
+    python build.py serve --profile P [--port N]   build, serve on 127.0.0.1, rebuild and reload on change
 
 check and diff exit 0 when every claim passes, 1 when a claim failed or is missing, 2 on a usage or
 setup error.
@@ -586,6 +587,32 @@ def freeze(args) -> None:
     log(f"froze {origin} into {shown(target)}" + (f"; {len(moved)} claims moved" if old is not None else ""))
 
 
+def serve(args) -> None:
+    """Live preview: build, serve the site on 127.0.0.1, rebuild (only the stages whose keys changed)
+    and reload open pages whenever the templates, assets, report code or frozen results change.
+
+    Each build runs in a fresh process, so that a change to report/ code is picked up; its log is
+    shown here, and a failed build shows its error in the page and here, and the server goes on.
+    """
+    import subprocess
+
+    from report.preview import Preview
+
+    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    command = [sys.executable, str(ROOT / "build.py"), "--profile", args.profile, "--out", str(paths.out)]
+
+    def rebuild() -> str | None:
+        done = subprocess.run(command, capture_output=True, text=True)
+        print(done.stdout, end="", flush=True)
+        if done.returncode == 0:
+            return None
+        print(done.stderr, end="", file=sys.stderr, flush=True)
+        return done.stderr.strip() or f"the build exited with {done.returncode}"
+
+    watched = [ROOT / "templates", ROOT / "assets", ROOT / "report"]
+    Preview(paths.out / "site", rebuild, args.port).run([p for p in watched if p.exists()], log)
+
+
 def gate_context(args, against: str) -> dict:
     return {"profile": args.profile, "against": against}
 
@@ -722,8 +749,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="build",
-        choices=["build", "freeze", "check", "diff"],
-        help="build the report (default), freeze what it used, check the claims, or diff against a revision",
+        choices=["build", "freeze", "check", "diff", "serve"],
+        help="build the report (default), freeze what it used, check the claims, diff against a revision, "
+        "or serve a live preview",
     )
     p.add_argument("targets", nargs="*", help="diff: a git revision (default HEAD), or two output folders")
     p.add_argument(
@@ -772,6 +800,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--markdown", metavar="FILE", help="check, diff: also write a Markdown summary")
     p.add_argument("--dry-run", action="store_true", help="freeze: show what would move, write nothing")
+    p.add_argument("--port", type=int, default=8000, help="serve: the port on 127.0.0.1 (0: any free one)")
     p.add_argument(
         "--replace", action="store_true", help="freeze: allow replacing frozen results of another kind"
     )
@@ -794,6 +823,9 @@ def main(argv: list[str] | None = None) -> int:
             return check(args)
         if args.command == "diff":
             return diff(args)
+        if args.command == "serve":
+            serve(args)
+            return 0
         build(args)
         return 0
     except StudyError as exc:
