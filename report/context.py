@@ -61,11 +61,8 @@ NAMES = {  # words with digits in them, kept out of the templates
     "split": "45k/5k/10k",
     "digest": "SHA-256",
 }
-REFS = {  # works cited in the text, as printed
-    "guo": "Guo et al., 2017",  # On Calibration of Modern Neural Networks, ICML
-    "geifman": "Geifman and El-Yaniv, 2017",  # Selective Classification for Deep Neural Networks, NeurIPS
-    "yun": "Yun et al., 2019",  # CutMix: Regularization Strategy to Train Strong Classifiers, ICCV
-}
+REFERENCES_YAML = REPORT_YAML.parent / "references.yaml"  # the works cited, with the list's entries
+REFERENCE_FIELDS = ("cited", "authors", "year", "title", "venue", "url")
 
 # (id, title, partial): the study's sections in its order, then the analyses beyond it.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -522,6 +519,23 @@ def load_report_meta(path: Path = REPORT_YAML) -> dict:
     return doc
 
 
+def load_references(path: Path = REFERENCES_YAML) -> dict[str, dict]:
+    """assets/references.yaml: {key: entry}, each entry's fields checked, in the file's order."""
+    doc = load_yaml(path, ReportMetaError)
+    if not isinstance(doc, dict) or not doc:
+        raise ReportMetaError(f"{path}: expected a mapping of citation keys to entries: fix the file")
+    for key, entry in doc.items():
+        if not isinstance(entry, dict) or set(entry) != set(REFERENCE_FIELDS):
+            raise ReportMetaError(
+                f"{path}: entry {key!r} needs exactly {', '.join(REFERENCE_FIELDS)}: fix that entry"
+            )
+        if not all(isinstance(v, str) and v for v in entry.values()):
+            raise ReportMetaError(
+                f"{path}: every field of entry {key!r} must be a non-empty text: fix that entry"
+            )
+    return doc
+
+
 def description(results: dict, meta: dict) -> str:
     """The page's meta and Open Graph description (the PDF's Subject): what it is, and whose numbers."""
     whose = (
@@ -571,7 +585,7 @@ def build_context(
         "subtitle": meta["subtitle"],
         "credit": meta["study"],
         "names": NAMES,
-        "refs": REFS,
+        "refs": load_references(),
         "banner": banner(results, configs),
         "profile": results["profile"],
         "data_source": results["data_source"],

@@ -223,3 +223,10 @@ def test_report_yaml_is_checked_field_by_field(tmp_path, text, match):
 
     with pytest.raises(ReportMetaError, match=match):
         load_report_meta(_write(tmp_path, "report.yaml", text))
+
+
+def test_references_yaml_is_checked_entry_by_entry(tmp_path):
+    from report.context import ReportMetaError, load_references
+
+    with pytest.raises(ReportMetaError, match="entry 'yun' needs exactly"):
+        load_references(_write(tmp_path, "references.yaml", "yun: {cited: Yun et al., 2019}\n"))

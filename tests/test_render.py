@@ -102,7 +102,11 @@ def test_site_files_and_relative_links(site):
     assert (site / "report.css").read_text() == CSS.read_text()
     links = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
     assert links, "no links"
+    cited = set(re.findall(r'<li id="ref-[^"]+">[^<]*<cite>[^<]*</cite>[^<]*<a href="(https://[^"]+)"', html))
+    assert len(cited) == 3, "the reference list's entries link their works"
     for link in links:
+        if link in cited:
+            continue  # a cited work's own address: the only links that leave the site
         assert not re.match(r"^(?:[a-z]+:|/)", link), f"not a relative link: {link}"
         assert (site / link).is_file(), f"broken link: {link}"
     assert sorted(p.name for p in (site / "figures").iterdir()) == sorted(f"{n}.svg" for n in fixture_svgs())

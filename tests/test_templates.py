@@ -271,3 +271,11 @@ def test_claim_names_wrap_at_the_dots_and_figures_open_full_size_only_on_the_sit
     context = build_context(fixture_results(), fixture_checks(), CASES)
     pdf_html = render_html({**context, "for_site": False})
     assert "figure-full" not in pdf_html and '<img src="figures/training_baseline.svg"' in pdf_html
+
+
+def test_citations_link_to_the_reference_list():
+    html = render(fixture_results(), fixture_checks())
+    cited = re.findall(r'<a class="cite" href="#ref-(\w+)">([^<]+)</a>', html)
+    listed = set(re.findall(r'<li id="ref-(\w+)">', html))
+    assert {key for key, _ in cited} == listed == {"guo", "geifman", "yun"}
+    assert ("yun", "Yun et al., 2019") in cited
