@@ -103,8 +103,8 @@ def risk_coverage(results: dict, guardrail: float | None = None) -> Figure:
     most confident first; the guardrail threshold's operating point marked on each curve."""
     guardrail = AnalysisConfig().guardrail if guardrail is None else guardrail
     series = results["series"]["risk_coverage"]
-    fig = new_figure(2.8, width_in=4.6)
-    ax = panels(fig, margins=Margins(right=0.16, top=0.1))[0, 0]
+    fig = new_figure(3.3, width_in=4.6)
+    ax = panels(fig, margins=Margins(right=0.16, top=0.6))[0, 0]  # the legend sits above the curves
     for model in MODELS:
         cov, risk = _thin(
             _as_fraction(series[model]["coverage"]), _as_fraction(series[model]["risk"]), PLOT_POINTS
@@ -119,9 +119,10 @@ def risk_coverage(results: dict, guardrail: float | None = None) -> Figure:
             ax.annotate(
                 f"≥ {fraction_pct(guardrail)}",
                 xy=(coverage, 100 - accuracy),
-                xytext=(-6, 5),
+                xytext=(6, -3),  # right of the dot: left of it, near 0 % coverage, it met the tick labels
                 textcoords="offset points",
-                ha="right",
+                ha="left",
+                va="top",
                 fontsize=6.5,
                 color=color,
             )
@@ -138,7 +139,8 @@ def risk_coverage(results: dict, guardrail: float | None = None) -> Figure:
     ax.set_xlim(0, 100)
     ax.set_ylim(bottom=0)
     ax.grid(True)
-    ax.legend(loc="upper left")
+    # Above the axes, not on them: no corner of the plot is free of curves for every pair of models.
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.02), borderaxespad=0, frameon=False)
     return fig
 
 
