@@ -124,3 +124,14 @@ def test_the_per_class_table_fits_a_desktop_screen(browser, site_url):
     box = page.eval_on_selector("#tab-per_class .table-scroll", "e => [e.scrollWidth, e.clientWidth]")
     page.close()
     assert box[0] <= box[1] + 1, f"the per-class table is {box[0]} px wide in a {box[1]} px box"
+
+
+def test_the_claim_checks_show_their_verdict_on_a_phone(browser, site_url):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(site_url + "index.html")
+    box = page.eval_on_selector("#tab-checks .table-scroll", "e => [e.scrollWidth, e.clientWidth]")
+    verdict_visible = page.eval_on_selector(
+        "#tab-checks td.verdict", "e => e.getBoundingClientRect().right <= innerWidth"
+    )
+    page.close()
+    assert box[0] <= box[1] + 1 and verdict_visible, box
