@@ -135,3 +135,9 @@ def test_the_claim_checks_show_their_verdict_on_a_phone(browser, site_url):
     )
     page.close()
     assert box[0] <= box[1] + 1 and verdict_visible, box
+
+
+def test_no_page_wider_than_the_screen(page):
+    """Only table boxes may scroll sideways (they are focusable regions); the page itself never does."""
+    width, screen = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    assert width <= screen, f"the page is {width} px wide on a {screen} px screen"
