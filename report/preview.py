@@ -124,6 +124,8 @@ class Preview:
             for changes in watchfiles.watch(*watched, raise_interrupt=True):
                 say(f"changed: {', '.join(sorted({Path(p).name for _, p in changes}))}")
                 self.build()
-        finally:
-            self.server.shutdown()
+        finally:  # bounded: an event stream still open must not hold up Ctrl-C
+            closer = threading.Thread(target=self.server.shutdown, daemon=True)
+            closer.start()
+            closer.join(timeout=2)
             self.server.server_close()

@@ -95,5 +95,10 @@ def test_an_edit_rebuilds_and_reloads_an_error_shows_in_the_page_and_ctrl_c_stop
     assert events.get(timeout=120) == "data: reload"
     assert "absurdly small" in _page(url)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("serve did not stop on Ctrl-C; it printed:\n" + "".join(list(out.queue)))
+    assert code == 130
     _wait_for(out, r"build\.py: interrupted", timeout=10)
