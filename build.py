@@ -171,6 +171,11 @@ class Paths:
         return self.out / ".keys" / f"{stage}.json"
 
 
+def output_paths(args) -> Paths:
+    """Where this command's profile writes: --out, else out/<profile>."""
+    return Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """What the analysis reads of one model: its evaluation and its training history."""
@@ -219,10 +224,11 @@ def choose_device(args, cfg: RunConfig):
     if args.device or torch.cuda.is_available():
         return resolve_device(args.device)
     if cfg.profile == "paper":
+        precision = run_precision(args)
         raise ConfigError(
             f"training the paper profile needs a CUDA GPU (no frozen results in {shown(FROZEN / cfg.profile)}; "
-            f"about {estimate_cpu_hours(cfg, run_precision(args)):.0f} hours per model on two CPU cores "
-            f"in {run_precision(args)}): "
+            f"about {estimate_cpu_hours(cfg, precision):.0f} hours per model on two CPU cores "
+            f"in {precision}): "
             "use --profile smoke here (make demo), or run on a GPU machine; --device cpu forces it"
         )
     return torch.device("cpu")
@@ -449,7 +455,7 @@ def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) ->
 
 
 def build(args) -> None:
-    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    paths = output_paths(args)
     claim_folder(paths.out, args.profile, adopt=not args.out)
     ensure_writable(paths.out / ".keys")  # before any output is replaced, not after
     with folder_lock(paths.out, log):
@@ -482,7 +488,7 @@ def last_build(args) -> tuple[Paths, dict]:
     """The output folder of the profile's last build and its results.json (a setup error when none)."""
     from report.claims import load_results
 
-    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    paths = output_paths(args)
     if not paths.results.exists():
         raise ConfigError(
             f"{paths.results} does not exist: build first with python build.py --profile {args.profile}"
@@ -563,8 +569,8 @@ def freeze(args) -> None:
                 f"the last build's {model} is {_kind(results, model)} but {shown(target)} holds {_kind(old, model)} "
                 "results: give --replace to overwrite them"
             )
-    moved = moved_claims(old or {}, results)
-    for name, before, after in moved if old is not None else []:
+    moved = moved_claims(old, results) if old is not None else []
+    for name, before, after in moved:
         log(f"  moves  {name}: {before} -> {after}")
     origin = ", ".join(f"{m} from {shown(files[m]['eval'].parent)} ({results['sources'][m]})" for m in MODELS)
     if args.dry_run:
@@ -578,6 +584,11 @@ def freeze(args) -> None:
             (tmp / model).mkdir()
             shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
             shutil.copy2(files[model]["history"], tmp / model / "history.json")
+            for kind, name in (("eval", "eval.npz"), ("history", "history.json")):
+                if file_digest(tmp / model / name) != results["inputs"][model][kind]:  # changed meanwhile
+                    raise ConfigError(
+                        f"{shown(files[model][kind])} changed while it was frozen: freeze again"
+                    )
             write_json(tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz")))
         write_json(
             tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
@@ -598,7 +609,7 @@ def serve(args) -> None:
 
     from report.preview import Preview
 
-    paths = Paths(args.profile, Path(args.out) if args.out else ROOT / "out" / args.profile)
+    paths = output_paths(args)
     command = [sys.executable, str(ROOT / "build.py"), "--profile", args.profile, "--out", str(paths.out)]
 
     def rebuild() -> str | None:

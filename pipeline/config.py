@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.errors import StudyError
 
@@ -45,9 +47,7 @@ class TrainConfig:
     cutmix_alpha: float = 1.0  # lambda ~ Beta(alpha, alpha) (seed §6)
     label_smoothing: float = 0.0  # seed §6: 0.1 for the cutmix model, on every batch
     deterministic: bool = True  # deterministic cuDNN, as the study ran (seed, Reproducibility)
-    augment: bool = (
-        True  # random crop (4-pixel zero padding) and horizontal flip of every training image (seed §3)
-    )
+    augment: bool = True  # random crop (4-pixel zero padding) and horizontal flip (seed §3)
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,14 @@ def config_hash(cfg) -> str:
     """Short sha256 of the canonical JSON of a config: equal configs, equal hashes."""
     text = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {dotted field name: value}: {"train": {"lr": 0.1}} -> {"train.lr": 0.1}."""
+    out: dict[str, Any] = {}
+    for key, val in d.items():
+        out |= flatten(val, f"{prefix}{key}.") if isinstance(val, Mapping) else {f"{prefix}{key}": val}
+    return out
 
 
 def config_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:

@@ -120,9 +120,8 @@ def read_verified(path: Path, verify: bool = True) -> dict:
     """Unpickle one CIFAR-100 file, refusing a file that is neither official nor the rebuilt copy."""
     try:
         raw = path.read_bytes()
-        entry = safepickle.loads(
-            raw
-        )  # allow-listing: a crafted file cannot run code (pipeline/safepickle.py)
+        # Allow-listing: a crafted file cannot run code (pipeline/safepickle.py).
+        entry = safepickle.loads(raw)
     except FileNotFoundError:
         raise DataError(f"{path} is missing: put the complete {FOLDER} folder there") from None
     except IsADirectoryError:

@@ -49,7 +49,7 @@ def validate_results(doc, path: Path | str) -> dict:
     claims = doc.get("claims") if isinstance(doc, dict) else None
     if not isinstance(claims, dict) or not all(isinstance(e, dict) and "value" in e for e in claims.values()):
         raise ClaimsError(
-            f"{path} is not a results.json (no 'claims' of {{value, unit}}): rebuild it with python build.py"
+            f"{path} is not a results.json (no 'claims' of {{value, unit}}): {_results_fix(path)}"
         )
     for key, kind in (("identities", list), ("tables", dict), ("series", dict), ("inputs", dict)):
         if key in doc and not isinstance(doc[key], kind):

@@ -15,15 +15,15 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import AnalysisConfig, run_config, to_dict
+from pipeline.config import AnalysisConfig, flatten, run_config, to_dict
 from pipeline.errors import StudyError
 from report.claims import claim_value
-from report.differences import differences
+from report.differences import STUDY_PROFILE, differences
 from report.filters import join_and
 from report.yamlfile import load_yaml
 
 MODELS = ("baseline", "cutmix")
-STUDY_PROFILE, STUDY_DATA = "paper", "cifar-100"
+STUDY_DATA = "cifar-100"
 
 # The rules behind data-dependent wording, in the claims' units.
 MEMORISED_GAP = 20.0  # points of train − val accuracy above which "the model memorised the training set"
@@ -283,9 +283,8 @@ def story(results: dict) -> dict:
     low, high = v("bootstrap.accuracy_delta_low"), v("bootstrap.accuracy_delta_high")
     p = v("mcnemar.p_value")
     top = thresholds[-1] if thresholds else None
-    known = {
-        m: bool(history[m]) for m in MODELS
-    }  # weights given without a history: nothing known of training
+    # Weights given without a history: nothing is known of their training.
+    known = {m: bool(history[m]) for m in MODELS}
     devices = {((results.get("provenance") or {}).get(m) or {}).get("device") for m in MODELS}
     return {
         "history_known": known,
@@ -391,16 +390,6 @@ def confusion_rows(results: dict) -> list[tuple]:
 # --- appendix -----------------------------------------------------------------------------------
 
 
-def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, val in d.items():
-        if isinstance(val, Mapping):
-            out |= _flatten(val, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = val
-    return out
-
-
 def run_configs(results: dict) -> dict[str, dict]:
     """Each model's config as recorded in its provenance, or the profile's defaults when missing."""
     configs = {}
@@ -412,7 +401,7 @@ def run_configs(results: dict) -> dict[str, dict]:
 
 def settings_rows(configs: dict[str, dict], provenance: Mapping | None = None) -> list[dict]:
     """The settings table: each config field, then the precision the provenance records."""
-    flat = {m: _flatten({k: v for k, v in configs[m].items() if k in ("data", "train")}) for m in MODELS}
+    flat = {m: flatten({k: v for k, v in configs[m].items() if k in ("data", "train")}) for m in MODELS}
     for m in MODELS:
         flat[m]["precision"] = ((provenance or {}).get(m) or {}).get("precision", NOT_RECORDED)
     names = list(dict.fromkeys(k for m in MODELS for k in flat[m]))

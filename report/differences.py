@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import run_config, to_dict
+from pipeline.config import flatten, run_config, to_dict
 from report.filters import join_and, thousands
 
 STUDY_PROFILE = "paper"
@@ -49,13 +49,6 @@ PHRASES = {  # dotted config field -> phrase(ours, study's)
 IGNORED = {"profile", "model", "data.keep_test_ids"}  # names, and what a subset keeps
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, val in d.items():
-        out |= _flat(val, f"{prefix}{key}.") if isinstance(val, dict) else {f"{prefix}{key}": val}
-    return out
-
-
 def _phrase(name: str, ours: Any, study: Any) -> str:
     if name in PHRASES:
         return PHRASES[name](ours, study)
@@ -67,8 +60,8 @@ def setting_differences(config: dict, model: str = "baseline") -> list[str]:
 
     A field the record lacks (written before the field existed) is taken as the study's value.
     """
-    study = _flat(to_dict(run_config(STUDY_PROFILE, model)))
-    ours = _flat(config)
+    study = flatten(to_dict(run_config(STUDY_PROFILE, model)))
+    ours = flatten(config)
     return [
         _phrase(name, ours[name], value)
         for name, value in study.items()
