@@ -550,18 +550,41 @@ def _kind(results: dict, model: str) -> str:
 
 
 def freeze(args) -> None:
-    """Freeze exactly what the last build of the profile used: its inputs and its numbers.
+    """Freeze exactly what the last build of the profile used: its inputs and its numbers."""
+    paths, results = last_build(args)
+    freeze_into(args, used_files(results, paths), results)
 
-    Shows which claims move against the numbers frozen now, then writes report/frozen/<profile>/
-    atomically (tolerances.json, measured separately, is kept). Refuses when the last build's files
-    changed since, and when the frozen results would change in kind (trained <-> given weights)
-    without --replace.
+
+def kept_files(target: Path, old: dict | None, results: dict) -> dict[str, bytes]:
+    """What a new freeze keeps of the old frozen folder: tolerances.json (measured separately), and the
+    GPU job's record (job*/) while the frozen inputs stay the same."""
+    if not target.is_dir():
+        return {}
+    kept = {p: p.read_bytes() for p in [target / "tolerances.json"] if p.is_file()}
+    if old is not None and old.get("inputs") == results.get("inputs"):
+        kept |= {
+            p: p.read_bytes() for d in target.glob("job*") if d.is_dir() for p in d.iterdir() if p.is_file()
+        }
+    return {str(p.relative_to(target)): data for p, data in kept.items()}
+
+
+def freeze_into(
+    args,
+    files: dict[str, dict[str, Path]],
+    results: dict,
+    extra: dict[str, bytes] | None = None,
+    origin: str = "",
+) -> None:
+    """Write files ({model: {"eval", "history"}}) and their numbers into report/frozen/<profile>/.
+
+    Shows which claims move against the numbers frozen now, then writes the folder atomically.
+    Refuses when the frozen results would change in kind (trained <-> given weights) without
+    --replace, and a file that changes while it is copied. `extra` ({relative path: bytes}) is
+    written beside them (a GPU job's log).
     """
     from pipeline.evalfile import load_eval, provenance_of
     from report.gate import moved_claims
 
-    paths, results = last_build(args)
-    files = used_files(results, paths)
     target, old = FROZEN / args.profile, frozen_results(args.profile)
     for model in MODELS:
         if old is not None and _kind(old, model) != _kind(results, model) and not args.replace:
@@ -572,13 +595,14 @@ def freeze(args) -> None:
     moved = moved_claims(old, results) if old is not None else []
     for name, before, after in moved:
         log(f"  moves  {name}: {before} -> {after}")
-    origin = ", ".join(f"{m} from {shown(files[m]['eval'].parent)} ({results['sources'][m]})" for m in MODELS)
+    origin = origin or ", ".join(
+        f"{m} from {shown(files[m]['eval'].parent)} ({results['sources'][m]})" for m in MODELS
+    )
     if args.dry_run:
         moving = f"{len(moved)} claims would move" if old is not None else "no numbers are frozen yet"
         log(f"would freeze {origin}: {moving} (--dry-run: nothing written)")
         return
-    tolerances = target / "tolerances.json"
-    kept = tolerances.read_bytes() if tolerances.exists() else None
+    written = kept_files(target, old, results) | (extra or {})
     with atomic_dir(target) as tmp:
         for model in MODELS:
             (tmp / model).mkdir()
@@ -593,9 +617,53 @@ def freeze(args) -> None:
         write_json(
             tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
         )
-        if kept is not None:
-            (tmp / "tolerances.json").write_bytes(kept)
+        for name, data in written.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
     log(f"froze {origin} into {shown(target)}" + (f"; {len(moved)} claims moved" if old is not None else ""))
+
+
+# ----------------------------------------------------------------------------- the GPU job
+
+
+def bundle_folder(args) -> Path:
+    return Path(args.out) if args.out else ROOT / "out" / f"job-{args.profile}"
+
+
+def bundle(args) -> None:
+    """The profile's portable GPU job: code, the dataset packed in two parts, the driver (gpu/README.md)."""
+    from pipeline.bundle import FOLDERS, write_bundle
+    from pipeline.provenance import git_state
+
+    dest = bundle_folder(args)
+    claim_folder(dest, f"{args.profile} job")
+    with folder_lock(dest, log):
+        clean_leftovers(dest, FOLDERS)
+        info = write_bundle(args.profile, data_folder(args), dest, git_state(), log)
+    code = sum(p.stat().st_size for p in (dest / "job").rglob("*") if p.is_file())
+    log(f"bundled {args.profile} into {shown(dest)}: job/ {code / 2**20:.1f} MiB")
+    for number, part in enumerate(info["parts"], 1):
+        log(
+            f"  job {number}: cd {shown(dest / 'job')} && python3 run.py"
+            + (" --part-only 1" if number == 1 else "")
+            + f"    uploads job/ and part{number}/ ({part['bytes'] / 2**20:.1f} MiB)"
+        )
+
+
+def import_archives(args) -> None:
+    """Verify the results archives of GPU jobs (gpu/run.py) and freeze them, as freeze does."""
+    import tempfile
+
+    from pipeline.jobimport import extract_runs, verified_archives
+
+    archives = verified_archives([Path(t) for t in args.targets], args.profile)
+    staging = ensure_writable(RUNS / args.profile)
+    with tempfile.TemporaryDirectory(dir=staging, prefix=".import-") as tmp:
+        files, extra = extract_runs(archives, Path(tmp), args.profile)
+        runs = {m: RunFiles(f["eval"], f["history"], source="imported") for m, f in files.items()}
+        results = analyse_files(runs, analysis_config(), args.profile)
+        origin = " and ".join(f"{'/'.join(a.models)} from {a.path}" for a in archives)
+        freeze_into(args, files, results, extra, origin)
 
 
 def serve(args) -> None:
@@ -760,11 +828,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="build",
-        choices=["build", "freeze", "check", "diff", "serve"],
+        choices=["build", "freeze", "check", "diff", "serve", "bundle", "import"],
         help="build the report (default), freeze what it used, check the claims, diff against a revision, "
-        "or serve a live preview",
+        "serve a live preview, bundle the GPU job, or import what it returned",
     )
-    p.add_argument("targets", nargs="*", help="diff: a git revision (default HEAD), or two output folders")
+    p.add_argument(
+        "targets",
+        nargs="*",
+        help="diff: a git revision (default HEAD), or two output folders; import: the results archives",
+    )
     p.add_argument(
         "--profile", default="paper", help=f"which settings: {' or '.join(PROFILES)} (default paper)"
     )
@@ -796,7 +868,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["auto", "fp32", "bf16"],
         help="arithmetic of training and evaluation: auto (default) is bf16 on CUDA and on CPUs with AMX, else fp32",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default out/<profile>)")
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (default out/<profile>; bundle: out/job-<profile>)"
+    )
     p.add_argument("--no-pdf", action="store_true", help="build the site only")
     p.add_argument(
         "--against",
@@ -810,14 +884,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--junit", metavar="FILE", help="check, diff: also write JUnit XML, one testcase per claim"
     )
     p.add_argument("--markdown", metavar="FILE", help="check, diff: also write a Markdown summary")
-    p.add_argument("--dry-run", action="store_true", help="freeze: show what would move, write nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="freeze, import: show what would move, write nothing"
+    )
     p.add_argument("--port", type=int, default=8000, help="serve: the port on 127.0.0.1 (0: any free one)")
     p.add_argument(
-        "--replace", action="store_true", help="freeze: allow replacing frozen results of another kind"
+        "--replace",
+        action="store_true",
+        help="freeze, import: allow replacing frozen results of another kind",
     )
     args = p.parse_args(argv)
-    if args.targets and args.command != "diff":
-        p.error(f"unexpected argument {args.targets[0]!r}: only diff takes a revision or folders")
+    if args.targets and args.command not in ("diff", "import"):
+        p.error(f"unexpected argument {args.targets[0]!r}: only diff and import take arguments")
+    if args.command == "import" and not args.targets:
+        p.error(
+            "import needs the results archive(s) a GPU job returned: python build.py import results-paper.tar"
+        )
     if args.profile not in PROFILES:
         p.error(f"unknown profile {args.profile!r}: use one of {', '.join(PROFILES)}")
     return args
@@ -836,6 +918,12 @@ def main(argv: list[str] | None = None) -> int:
             return diff(args)
         if args.command == "serve":
             serve(args)
+            return 0
+        if args.command == "bundle":
+            bundle(args)
+            return 0
+        if args.command == "import":
+            import_archives(args)
             return 0
         build(args)
         return 0

@@ -124,6 +124,17 @@ def to_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+def run_config_from_dict(d: Mapping) -> RunConfig:
+    """The inverse of to_dict for a RunConfig (lists become tuples again); a field this code does not
+    know is a ConfigError, so a job never runs a config it cannot read whole."""
+    try:
+        data = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()})
+        train = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["train"].items()})
+        return RunConfig(profile=d["profile"], model=d["model"], data=data, train=train)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"not a run config ({type(exc).__name__}: {exc})") from None
+
+
 def config_hash(cfg) -> str:
     """Short sha256 of the canonical JSON of a config: equal configs, equal hashes."""
     text = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":"))

@@ -20,6 +20,8 @@ import torchvision
 from pipeline.config import RunConfig, config_hash, to_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# A GPU-job bundle (pipeline/bundle.py) has no git: it records the commit it was made from here.
+SOURCE = REPO_ROOT / "SOURCE.json"
 
 
 def _git(*args: str) -> str | None:
@@ -34,7 +36,15 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> tuple[str, bool | None]:
-    """(commit, dirty): HEAD's hash or "unknown"; whether tracked or untracked files differ (None: unknown)."""
+    """(commit, dirty): HEAD's hash or "unknown"; whether tracked or untracked files differ (None: unknown).
+
+    In a bundle, the commit and state it was made from (SOURCE.json)."""
+    if SOURCE.is_file():
+        try:
+            source = json.loads(SOURCE.read_text(encoding="utf-8"))
+            return str(source["git_commit"]), source.get("git_dirty")
+        except (OSError, ValueError, KeyError, TypeError):
+            return "unknown", None
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain") if commit else None
     return commit or "unknown", (None if status is None else bool(status))

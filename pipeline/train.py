@@ -310,6 +310,33 @@ def _report(row: dict, run_cfg: RunConfig, bar: tqdm | None, progress: bool) -> 
         )
 
 
+# ----------------------------------------------------------------------------- a self-check
+
+
+def self_check(
+    run_cfg: RunConfig, train: Split, device: torch.device, *, compile: bool, precision: str, steps: int = 20
+) -> float:
+    """`steps` SGD steps of a fresh model on the first batches of `train` (already on `device`), with
+    this compile choice and precision, through the same step as a real run.
+
+    Raises what they raise (a compiler or kernel error), TrainingError on a non-finite loss; returns
+    the images per second of the steps after the first, which compiles.
+    """
+    cfg = run_cfg.train
+    _configure_backends(cfg, device)
+    run = _new_run(cfg, device, compile, precision)
+    run.net.train()
+    losses, started = [], 0.0
+    for step in range(steps):
+        idx = torch.arange(step * cfg.batch_size, (step + 1) * cfg.batch_size, device=device) % len(train)
+        losses.append(_step(run, _inputs(train.images[idx], run.generator, cfg), train.labels[idx], cfg)[0])
+        if step == 0:
+            losses[0].item()  # waits for the first step, compilation included
+            started = time.perf_counter()
+    _check_finite(torch.stack(losses).cpu(), 0, 0, steps)  # the host waits for every step here
+    return (steps - 1) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
+
+
 # ----------------------------------------------------------------------------- the run
 
 

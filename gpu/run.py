@@ -1,0 +1,568 @@
+#!/usr/bin/env python3
+"""The GPU job of a bundle (pipeline/bundle.py, gpu/README.md): run it from the bundle's job/ folder.
+
+    python3 run.py --part-only 1            job 1: check part 1 and keep it in ../store/ for job 2
+    python3 run.py --time-limit 570         job 2: find the parts, unpack, verify, self-check,
+                                            train both models at once, evaluate, archive
+
+Job 2 unpacks the parts into an ordinary cifar-100-python folder, checks every array against the
+content digests in bundle.json (those of ../shared/data/README.md), then tries 20 training steps
+of each precision and compile choice in order (bf16 and torch.compile first on CUDA) and keeps the
+first that works. It trains the models of bundle.json in two processes on the one device, each
+through pipeline.train.train_run with the config bundle.json holds, and evaluates each through
+pipeline.evaluate.evaluate_weights, as build.py does. Results go to $OUT (else ../results):
+run.log and each model's history after every epoch, so that a job stopped by its time limit still
+returns its throughput, and results-<profile>.tar at the end (pipeline/jobarchive.py).
+
+After the first epoch it projects the time the rest needs; when that exceeds the time left, it
+stops both trainers, archives what it has and says what this machine can do. It never changes a
+setting of the run to fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+JOB = Path(__file__).resolve().parent  # job/: this script, pipeline/, vendor/, data/, bundle.json
+ROOT = JOB.parent  # the bundle: part1/, part2/, and what the job writes: store/, work/, results/
+WORK = ROOT / "work"
+sys.path[:0] = [str(JOB), *(str(z) for z in sorted((JOB / "vendor").glob("*.zip")))]  # captum, zipped
+
+from pipeline import jobarchive, pack  # noqa: E402 (after the paths above)
+from pipeline.errors import StudyError  # noqa: E402
+
+ARCHIVE_MARGIN = 30.0  # seconds kept for stopping the trainers and writing the archive
+EVAL_SETUP = 20.0  # seconds an evaluation needs besides its images: load data and weights, write
+PROBE_STEP = 33  # the first-epoch step after which the steady rate is timed (past compile and two syncs)
+EXIT_STOPPED = 3  # the projection did not fit: stopped cleanly, archive written
+
+
+class JobError(StudyError, RuntimeError):
+    """The job cannot go on; the message says why and what to do."""
+
+
+# ----------------------------------------------------------------------------- the log
+
+
+class Log:
+    """Lines with the seconds since the start, on stdout and in OUT/run.log (flushed each line)."""
+
+    def __init__(self, out: Path, start: float):
+        self.path, self.start = out / "run.log", start
+        out.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, message: str) -> None:
+        line = f"[{time.monotonic() - self.start:7.1f} s] {message}"
+        print(line, flush=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+# ----------------------------------------------------------------------------- bundle and parts
+
+
+def load_bundle() -> dict:
+    try:
+        bundle = json.loads((JOB / "bundle.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JobError(
+            f"{JOB} is not a bundle's job folder (no bundle.json): make one with python build.py bundle, "
+            "and run its job/run.py"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise JobError(
+            f"{JOB / 'bundle.json'} cannot be read ({type(exc).__name__}): make the bundle again"
+        ) from None
+    if bundle.get("schema") != 1:
+        raise JobError(
+            f"{JOB / 'bundle.json'} is of another schema: make the bundle with this driver's build.py"
+        )
+    return bundle
+
+
+def part_places(bundle: dict, number: int) -> list[Path]:
+    """Where part `number` may be: uploaded beside job/, or kept by an earlier job in store/."""
+    name = Path(bundle["parts"][number - 1]["file"]).name
+    return [ROOT / f"part{number}" / name, ROOT / "store" / name]
+
+
+def verified_part(bundle: dict, number: int) -> tuple[Path, bytes]:
+    """The first place holding part `number` with the bytes bundle.json names."""
+    if not 1 <= number <= len(bundle["parts"]):
+        raise JobError(f"--part-only {number}: this bundle has parts 1 to {len(bundle['parts'])}")
+    want = bundle["parts"][number - 1]["sha256"]
+    for place in part_places(bundle, number):
+        if place.is_file():
+            data = place.read_bytes()
+            if pack.bytes_digest(data) == want:
+                return place, data
+            raise JobError(
+                f"{place} is damaged (its sha256 is not bundle.json's): upload part {number} again"
+            )
+    raise JobError(
+        f"part {number} is not here ({' nor '.join(str(p) for p in part_places(bundle, number))}): upload "
+        f"part{number}/ with this job, or run `python3 run.py --part-only {number}` in a job just before this "
+        "one (a machine keeps its files only briefly between jobs)"
+    )
+
+
+def store_part(bundle: dict, number: int, log: Log) -> None:
+    """Job 1: check part `number` and keep it in store/, where the next job finds it."""
+    place, data = verified_part(bundle, number)
+    kept = ROOT / "store" / place.name
+    if place != kept:
+        kept.parent.mkdir(exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, kept)
+    log(f"part {number}: {len(data) / 2**20:.1f} MiB, sha256 as bundle.json, kept in {kept}")
+
+
+# ----------------------------------------------------------------------------- the dataset
+
+
+def unpacked_arrays(bundle: dict, log: Log) -> dict:
+    """Every split's images and labels from the parts, each array checked against bundle.json's digests."""
+    import numpy as np
+
+    members: dict[str, bytes] = {}
+    for number in range(1, len(bundle["parts"]) + 1):
+        place, data = verified_part(bundle, number)
+        members |= pack.read_members(data, str(place))
+    arrays = pack.unpack(members, bundle["sizes"])
+    with np.load(JOB / "data" / "labels.npz", allow_pickle=False) as labels:
+        arrays |= {k: labels[k].astype(np.int64) for k in labels.files}
+    for split in pack.SPLITS:
+        got = pack.content_digests(arrays[split], arrays[f"{split}_fine"], arrays[f"{split}_coarse"])
+        if got != bundle["digests"][split]:
+            raise JobError(
+                f"the unpacked {split} split does not match bundle.json's digests: make the bundle again"
+            )
+    where = "../shared/data/README.md's" if bundle.get("digests_as_readme") else "the bundle's"
+    log(f"unpacked {sum(len(arrays[s]) for s in pack.SPLITS):,} images; every array matches {where} digests")
+    return arrays
+
+
+def prepare_data(bundle: dict, log: Log) -> Path:
+    """WORK/cifar-100-python, written from the parts once (its VERIFIED file records their digests)."""
+    folder = WORK / "cifar-100-python"
+    stamp = json.dumps([p["sha256"] for p in bundle["parts"]])
+    if (folder / "VERIFIED").is_file() and (folder / "VERIFIED").read_text() == stamp:
+        log(f"data: {folder} was unpacked and verified by an earlier job")
+        return folder
+    arrays = unpacked_arrays(bundle, log)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for split in pack.SPLITS:
+        pack.write_cifar_file(
+            folder / split, arrays[split], arrays[f"{split}_fine"], arrays[f"{split}_coarse"], split
+        )
+    shutil.copyfile(JOB / "data" / "meta", folder / "meta")
+    if bundle["data_source"] == "synthetic":
+        from pipeline.data import SYNTHETIC_MARKER
+
+        (folder / SYNTHETIC_MARKER).write_text("generated stand-in data, packed into a bundle\n")
+    (folder / "VERIFIED").write_text(stamp)
+    return folder
+
+
+# ----------------------------------------------------------------------------- the machine
+
+
+def versions() -> dict:
+    import numpy
+    import PIL
+    import torch
+    import torchvision
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "pillow": PIL.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
+    }
+
+
+def nvidia_smi(out: Path) -> None:
+    """nvidia-smi's report into OUT/nvidia-smi.txt, or why there is none."""
+    try:
+        done = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30)
+        text = done.stdout or done.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        text = f"nvidia-smi could not run: {exc}\n"
+    (out / "nvidia-smi.txt").write_text(text, encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- the self-check
+
+
+def candidates(device_type: str, precision: str, compile_choice: str) -> list[tuple[str, bool]]:
+    """(precision, compile) pairs to try, best first: bf16 and compiled on CUDA, then the fallbacks.
+    On a CPU torch.compile adds nothing (DEVELOPERS.md), so auto means eager there."""
+    precisions = ["bf16", "fp32"] if precision == "auto" and device_type == "cuda" else None
+    if precisions is None:
+        from pipeline.precision import resolve_precision
+
+        precisions = [resolve_precision(precision, device_type)] + (["fp32"] if precision == "auto" else [])
+    compiles = {"on": [True], "off": [False], "auto": [True, False] if device_type == "cuda" else [False]}
+    return list(dict.fromkeys((p, c) for p in precisions for c in compiles[compile_choice]))
+
+
+def choose_setup(cfg, data: Path, device, args, log: Log) -> dict:
+    """The first (precision, compile) pair whose 20-step self-check runs; every try is recorded."""
+    from pipeline.data import load_splits
+    from pipeline.train import self_check
+
+    train = load_splits(cfg.data, data).train.to(device)
+    tries = []
+    for precision, compiled in candidates(device.type, args.precision, args.compile):
+        started = time.monotonic()
+        try:
+            rate = self_check(cfg, train, device, compile=compiled, precision=precision)
+        except Exception as exc:  # any failure of this choice means: fall back to the next
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            tries.append({"precision": precision, "compile": compiled, "ok": False, "error": why})
+            log(f"self-check {precision}{' compiled' if compiled else ''}: failed ({why}); falling back")
+            continue
+        seconds = time.monotonic() - started
+        tries.append(
+            {"precision": precision, "compile": compiled, "ok": True, "images_per_s": round(rate, 1)}
+        )
+        log(
+            f"self-check {precision}{' compiled' if compiled else ''}: 20 steps in {seconds:.1f} s, {rate:,.0f} img/s after the first"
+        )
+        return {"precision": precision, "compile": compiled, "self_check": tries}
+    raise JobError(f"no precision and compile choice ran 20 training steps on {device}: see run.log")
+
+
+# ----------------------------------------------------------------------------- the trainers
+
+
+def die_with_parent() -> None:
+    """In a trainer: SIGTERM when the driver dies (PR_SET_PDEATHSIG), so no trainer outlives a killed job."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str, subprocess.Popen]:
+    threads = max(1, (os.cpu_count() or 2) // len(models))
+    trainers = {}
+    for model in models:
+        command = [
+            sys.executable,
+            str(JOB / "run.py"),
+            "--trainer",
+            model,
+            "--precision",
+            setup["precision"],
+            "--compile",
+            "on" if setup["compile"] else "off",
+            "--threads",
+            str(threads),
+        ]
+        if args.device:
+            command += ["--device", args.device]
+        with open(out / f"train-{model}.log", "wb") as log:
+            trainers[model] = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+            )
+    return trainers
+
+
+def trainer(args) -> int:
+    """One model: train_run (resuming a checkpoint an earlier job left), then evaluate_weights, as build.py."""
+    import torch
+
+    from pipeline.config import run_config_from_dict
+    from pipeline.data import load_splits
+    from pipeline.evaluate import evaluate_weights
+    from pipeline.train import train_run
+
+    torch.set_num_threads(args.threads)
+    cfg = run_config_from_dict(load_bundle()["configs"][args.trainer])
+    run_dir, data = WORK / "runs" / args.trainer, WORK / "cifar-100-python"
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    splits = load_splits(cfg.data, data)
+    steps = -(-len(splits.train) // cfg.train.batch_size)
+    probe: dict[str, float] = {}
+
+    def on_step(epoch: int, step: int) -> None:  # times the steady part of the first epoch
+        if epoch == 1 and step in (PROBE_STEP, steps):
+            probe[str(step)] = time.monotonic()
+            if len(probe) == 2:
+                (run_dir / "probe.json").write_text(
+                    json.dumps(
+                        {"steps": steps - PROBE_STEP, "seconds": probe[str(steps)] - probe[str(PROBE_STEP)]}
+                    )
+                )
+
+    compiled = args.compile == "on"
+    train_run(cfg, splits, run_dir, device, compile=compiled, precision=args.precision, on_step=on_step)
+    evaluate_weights(
+        cfg, run_dir / "checkpoint.pt", data, run_dir, device_name=str(device), precision=args.precision
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- watching them
+
+
+def history_rows(model: str) -> list[dict]:
+    try:
+        return json.loads((WORK / "runs" / model / "history.json").read_text())["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def first_epoch_rate(model: str, cfg) -> float | None:
+    """Images per second of the steady part of the first epoch (past compilation), else of the whole epoch."""
+    try:
+        probe = json.loads((WORK / "runs" / model / "probe.json").read_text())
+        return probe["steps"] * cfg.train.batch_size / probe["seconds"]
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        rows = history_rows(model)
+        return rows[0]["images_per_s"] if rows else None
+
+
+def projection(models: list[str], configs: dict, sizes: dict) -> dict | None:
+    """Seconds the rest of the job needs, from the first epoch of each model; None until every model has one."""
+    per_model = {}
+    for model in models:
+        cfg, rows = configs[model], history_rows(model)
+        rate = first_epoch_rate(model, cfg)
+        if not rows or not rate:
+            return None
+        n_train = sizes["train"]
+        val_seconds = max(0.0, rows[0]["seconds"] - n_train / rows[0]["images_per_s"])
+        left = cfg.train.epochs - len(rows)
+        evaluation = EVAL_SETUP + (2.5 * sizes["test"] + sizes["val"]) / rate  # Grad-CAM ~ a training step
+        per_model[model] = {"rate": rate, "seconds": left * (n_train / rate + val_seconds) + evaluation}
+    return {"seconds": max(p["seconds"] for p in per_model.values()), "models": per_model}
+
+
+def advice(plan: dict, configs: dict, sizes: dict, limit: float) -> str:
+    """What this machine can do, from the rates measured with all models training at once."""
+    together = sum(p["rate"] for p in plan["models"].values())
+    epochs = max(cfg.train.epochs for cfg in configs.values())
+    alone = epochs * sizes["train"] / together  # one model with the whole device, about
+    fits = "fits" if alone + EVAL_SETUP < limit else "does not fit either"
+    return (
+        f"together the trainers ran {together:,.0f} img/s; one model alone would need about {alone:,.0f} s "
+        f"of training, which {fits} in a {limit:.0f}-s job: "
+        + (
+            "run `python3 run.py --models baseline`, then `--models cutmix`, in two jobs"
+            if fits == "fits"
+            else "use a faster device or a longer time limit; the run's settings stay as they are"
+        )
+    )
+
+
+def stop(trainers: dict[str, subprocess.Popen]) -> None:
+    for proc in trainers.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in trainers.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def watch(
+    trainers: dict,
+    configs: dict,
+    sizes: dict,
+    deadline: float | None,
+    limit: float | None,
+    out: Path,
+    log: Log,
+) -> tuple[str, str]:
+    """Copy each history to OUT after every epoch, log it, stop everything when the projection or the
+    clock says the job cannot finish; (status, message) when the trainers are done or stopped."""
+    seen = dict.fromkeys(trainers, 0)
+    projected = False
+    while True:
+        for model in trainers:
+            rows = history_rows(model)
+            for row in rows[seen[model] :]:
+                log(
+                    f"{model} epoch {row['epoch']}/{configs[model].train.epochs}: {row['images_per_s']:,.0f} img/s, "
+                    f"{row['seconds']:.1f} s, train acc {row['train_acc']:.3f}, val acc {row['val_acc']:.3f}"
+                )
+                copy_atomic(WORK / "runs" / model / "history.json", out / f"history-{model}.json")
+            seen[model] = len(rows)
+        failed = [m for m, p in trainers.items() if p.poll() not in (None, 0)]
+        if failed:
+            stop(trainers)
+            return (
+                "failed",
+                f"the {failed[0]} trainer exited with {trainers[failed[0]].returncode}: see train-{failed[0]}.log",
+            )
+        if all(p.poll() == 0 for p in trainers.values()):
+            return jobarchive.COMPLETE, "both models trained and evaluated" if len(
+                trainers
+            ) > 1 else "trained and evaluated"
+        if not projected:
+            plan = projection(list(trainers), configs, sizes)
+            if plan is not None:
+                projected = True
+                left = None if deadline is None else deadline - time.monotonic() - ARCHIVE_MARGIN
+                rates = ", ".join(f"{m} {p['rate']:,.0f} img/s" for m, p in plan["models"].items())
+                log(
+                    f"first epoch: {rates}; the rest needs about {plan['seconds']:,.0f} s"
+                    + ("" if left is None else f", {left:,.0f} s are left")
+                )
+                if left is not None and plan["seconds"] > left:
+                    stop(trainers)
+                    return "stopped", f"projected {plan['seconds']:,.0f} s > {left:,.0f} s left; " + advice(
+                        plan, configs, sizes, limit
+                    )
+        if deadline is not None and time.monotonic() > deadline - ARCHIVE_MARGIN:
+            stop(trainers)
+            return (
+                "stopped",
+                "the time limit came before the trainers finished (the projection was too optimistic)",
+            )
+        time.sleep(1.0)
+
+
+# ----------------------------------------------------------------------------- the archive
+
+
+def archive(out: Path, bundle: dict, models: list[str], status: str, message: str, extra: dict) -> Path:
+    from pipeline.evalfile import load_eval, provenance_of
+
+    files = {name: out / name for name in jobarchive.JOB_FILES}
+    for model in models:
+        run_dir = WORK / "runs" / model
+        if (run_dir / "eval.npz").is_file():
+            (run_dir / "provenance.json").write_text(
+                json.dumps(provenance_of(load_eval(run_dir / "eval.npz")), indent=1)
+            )
+        files |= {f"{model}/{name}": run_dir / name for name in jobarchive.MODEL_FILES}
+    manifest = {
+        "status": status,
+        "message": message,
+        "profile": bundle["profile"],
+        "models": models,
+        "bundle": bundle,
+        **extra,
+    }
+    path = out / jobarchive.archive_name(bundle["profile"], models)
+    jobarchive.write_archive(path, manifest, files)
+    return path
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--part-only", type=int, metavar="N", help="only check part N and keep it for the next job"
+    )
+    p.add_argument(
+        "--time-limit", type=float, metavar="S", help="seconds this job may run in all (its slot's limit)"
+    )
+    p.add_argument("--models", help="comma-separated models to train (default: all of bundle.json)")
+    p.add_argument("--out", help="results folder (default $OUT, else ../results)")
+    p.add_argument("--device", help="cuda, cuda:N or cpu (default cuda when there is one)")
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--trainer", help=argparse.SUPPRESS)  # internal: one training process
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def split_sizes(cfg, sizes: dict) -> dict[str, int]:
+    """Images per split of a run config (pipeline.data.load_splits' arithmetic), for the projection."""
+    data, n_train = cfg.data, sizes["train"] - cfg.data.val_size
+    return {
+        "train": min(n_train, data.train_subset or n_train),
+        "val": min(data.val_size, data.val_subset or data.val_size),
+        "test": min(sizes["test"], data.test_subset or sizes["test"]),
+    }
+
+
+def run_job(args, bundle: dict, out: Path, log: Log, start: float) -> int:
+    from pipeline.config import run_config_from_dict
+    from pipeline.device import resolve_device
+
+    deadline = start + args.time_limit if args.time_limit else None
+    models = args.models.split(",") if args.models else list(bundle["configs"])
+    unknown = [m for m in models if m not in bundle["configs"]]
+    if unknown:
+        raise JobError(f"--models {unknown[0]}: this bundle trains {', '.join(bundle['configs'])}")
+    configs = {m: run_config_from_dict(bundle["configs"][m]) for m in models}
+    env = versions()
+    log(
+        f"{bundle['profile']} job, bundled at {bundle['git_commit'][:12]}: "
+        + ", ".join(f"{k} {v}" for k, v in env.items())
+    )
+    nvidia_smi(out)
+    data = prepare_data(bundle, log)
+    timings = {"data_ready": round(time.monotonic() - start, 1)}
+    device = resolve_device(args.device)
+    setup = choose_setup(configs[models[0]], data, device, args, log)
+    timings["self_check_done"] = round(time.monotonic() - start, 1)
+    log(
+        f"training {', '.join(models)} at once in {setup['precision']}{', compiled' if setup['compile'] else ''} on {env['device']}"
+    )
+    trainers = start_trainers(models, setup, args, out)
+    sizes = split_sizes(configs[models[0]], bundle["sizes"])
+    status, message = watch(trainers, configs, sizes, deadline, args.time_limit, out, log)
+    timings["total"] = round(time.monotonic() - start, 1)
+    log(f"{status}: {message}")
+    extra = {"versions": env, "used": setup | {"device": env["device"]}, "timings": timings}
+    path = archive(out, bundle, models, status, message, extra)
+    log(f"results: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    return 0 if status == jobarchive.COMPLETE else EXIT_STOPPED if status == "stopped" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    start = time.monotonic()
+    args = parse(argv)
+    if args.trainer:
+        try:
+            return trainer(args)
+        except StudyError as exc:
+            print(f"run.py: {args.trainer}: error: {exc}", file=sys.stderr)
+            return 1
+    out = Path(args.out or os.environ.get("OUT") or ROOT / "results")
+    log = Log(out, start)
+    try:
+        bundle = load_bundle()
+        if args.part_only:
+            store_part(bundle, args.part_only, log)
+            return 0
+        return run_job(args, bundle, out, log, start)
+    except StudyError as exc:
+        log(f"run.py: error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
