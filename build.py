@@ -5,6 +5,8 @@
     python build.py check --profile P [--against published|frozen] [--json] [--junit F] [--markdown F]
     python build.py diff [REV | OLD_OUT NEW_OUT] --profile P   this build against the frozen numbers at REV
     python build.py serve --profile P [--port N]   build, serve on 127.0.0.1, rebuild and reload on change
+    python build.py bundle --profile paper         the paper run as a portable GPU job (gpu/README.md)
+    python build.py import results-paper.tar       verify what the job returned, freeze it into report/frozen/
 
 check and diff exit 0 when every claim passes, 1 when a claim failed or is missing, 2 on a usage or
 setup error.
@@ -229,7 +231,8 @@ def choose_device(args, cfg: RunConfig):
             f"training the paper profile needs a CUDA GPU (no frozen results in {shown(FROZEN / cfg.profile)}; "
             f"about {estimate_cpu_hours(cfg, precision):.0f} hours per model on two CPU cores "
             f"in {precision}): "
-            "use --profile smoke here (make demo), or run on a GPU machine; --device cpu forces it"
+            "use --profile cpu-study here (make demo), or run it as a GPU job (python build.py bundle, "
+            "gpu/README.md) and import what it returns; --device cpu forces it"
         )
     return torch.device("cpu")
 
@@ -632,7 +635,7 @@ def bundle_folder(args) -> Path:
 
 def bundle(args) -> None:
     """The profile's portable GPU job: code, the dataset packed in two parts, the driver (gpu/README.md)."""
-    from pipeline.bundle import FOLDERS, write_bundle
+    from pipeline.bundle import FOLDERS, UPLOAD_LIMIT, tracked_bytes, write_bundle
     from pipeline.provenance import git_state
 
     dest = bundle_folder(args)
@@ -641,13 +644,18 @@ def bundle(args) -> None:
         clean_leftovers(dest, FOLDERS)
         info = write_bundle(args.profile, data_folder(args), dest, git_state(), log)
     code = sum(p.stat().st_size for p in (dest / "job").rglob("*") if p.is_file())
+    tree = tracked_bytes(ROOT)
     log(f"bundled {args.profile} into {shown(dest)}: job/ {code / 2**20:.1f} MiB")
     for number, part in enumerate(info["parts"], 1):
+        upload = code + part["bytes"] + (tree or 0)
         log(
             f"  job {number}: cd {shown(dest / 'job')} && python3 run.py"
-            + (" --part-only 1" if number == 1 else "")
-            + f"    uploads job/ and part{number}/ ({part['bytes'] / 2**20:.1f} MiB)"
+            + (" --part-only 1" if number == 1 else " --time-limit 570")
+            + f"   uploads job/ and part{number}/ ({part['bytes'] / 2**20:.1f} MiB)"
+            + (f", {upload / 2**20:.1f} MiB with the project's files" if tree is not None else "")
         )
+        if upload > UPLOAD_LIMIT:
+            log(f"  warning: over a GPU slot's {UPLOAD_LIMIT / 2**20:.0f}-MiB upload: see gpu/README.md")
 
 
 def import_archives(args) -> None:
@@ -658,12 +666,14 @@ def import_archives(args) -> None:
 
     archives = verified_archives([Path(t) for t in args.targets], args.profile)
     staging = ensure_writable(RUNS / args.profile)
-    with tempfile.TemporaryDirectory(dir=staging, prefix=".import-") as tmp:
-        files, extra = extract_runs(archives, Path(tmp), args.profile)
-        runs = {m: RunFiles(f["eval"], f["history"], source="imported") for m, f in files.items()}
-        results = analyse_files(runs, analysis_config(), args.profile)
-        origin = " and ".join(f"{'/'.join(a.models)} from {a.path}" for a in archives)
-        freeze_into(args, files, results, extra, origin)
+    with folder_lock(staging, log):  # runs/<profile>/: one import or training at a time
+        clean_leftovers(staging, ["import"])  # what a killed import left
+        with tempfile.TemporaryDirectory(dir=staging, prefix=".import.") as tmp:
+            files, extra = extract_runs(archives, Path(tmp), args.profile)
+            runs = {m: RunFiles(f["eval"], f["history"], source="imported") for m, f in files.items()}
+            results = analyse_files(runs, analysis_config(), args.profile)
+            origin = " and ".join(f"{'/'.join(a.models)} from {a.path}" for a in archives)
+            freeze_into(args, files, results, extra, origin)
 
 
 def serve(args) -> None:

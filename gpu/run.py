@@ -45,6 +45,7 @@ ARCHIVE_MARGIN = 30.0  # seconds kept for stopping the trainers and writing the 
 EVAL_SETUP = 20.0  # seconds an evaluation needs besides its images: load data and weights, write
 PROBE_STEP = 33  # the first-epoch step after which the steady rate is timed (past compile and two syncs)
 EXIT_STOPPED = 3  # the projection did not fit: stopped cleanly, archive written
+BUNDLE_KEYS = ("profile", "configs", "data_source", "sizes", "digests", "parts", "git_commit")
 
 
 class JobError(StudyError, RuntimeError):
@@ -561,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_job(args, bundle, out, log, start)
     except StudyError as exc:
         log(f"run.py: error: {exc}")
+        return 1
+    except (KeyError, TypeError, IndexError, ValueError) as exc:  # a hand-edited bundle.json
+        log(
+            f"run.py: error: {JOB / 'bundle.json'} does not hold what this driver needs ({exc!r}): make the bundle again"
+        )
         return 1
 
 

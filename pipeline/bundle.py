@@ -30,6 +30,7 @@ from pipeline.files import atomic_dir, write_bytes, write_json
 
 SCHEMA = 1
 FOLDERS = ("job", "part1", "part2")  # what a bundle folder holds that the bundle writes
+UPLOAD_LIMIT = 64 * 2**20  # bytes a GPU slot uploads per job, the project's files included (gpu/README.md)
 PIPELINE = Path(__file__).resolve().parent
 DRIVER = PIPELINE.parent / "gpu" / "run.py"
 
@@ -112,6 +113,25 @@ def manifest(profile: str, arrays: dict, source: str, parts: list[bytes], code: 
         "git_dirty": git[1],
         "bundled_with": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0]},
     }
+
+
+def tracked_bytes(root: Path) -> int | None:
+    """Bytes of the project's files that a GPU slot uploads with every job (git's tracked and
+    untracked-not-ignored files), or None where git cannot tell."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = [root / name for name in done.stdout.decode().split("\0") if name]
+    return sum(p.stat().st_size for p in files if p.is_file())
 
 
 def labels_npz(arrays: dict) -> bytes:

@@ -136,10 +136,18 @@ def check_finished(path: Path, manifest: dict, expected: dict[str, dict]) -> lis
         raise ArchiveError(
             f"{path}: manifest.json records no python and torch versions: it is not a job's archive"
         )
-    configs = (manifest.get("bundle") or {}).get("configs") or {}
+    bundle = manifest.get("bundle")
+    configs = bundle.get("configs") if isinstance(bundle, dict) else None
     models = manifest.get("models")
-    if not isinstance(models, list) or not models or not set(models) <= set(expected):
-        raise ArchiveError(f"{path}: manifest.json names no known models: it is not a job's archive")
+    if (
+        not isinstance(configs, dict)
+        or not isinstance(models, list)
+        or not models
+        or not all(isinstance(m, str) and m in expected for m in models)
+    ):
+        raise ArchiveError(
+            f"{path}: manifest.json names no known models and configs: it is not a job's archive"
+        )
     for model in models:
         if not isinstance(configs.get(model), dict):
             raise ArchiveError(f"{path}: no config of {model} in manifest.json: it is not a job's archive")

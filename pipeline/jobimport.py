@@ -45,8 +45,10 @@ def verified_archives(paths: list[Path], profile: str) -> list[Archive]:
         archives.append(Archive(path, manifest, members, models))
     missing = [m for m in MODELS if m not in seen]
     if missing:
+        held = "; ".join(f"{a.path} holds {', '.join(a.models)}" for a in archives)
         raise ArchiveError(
-            f"no archive holds {missing[0]}: give the archives of every model (python build.py import A.tar [B.tar])"
+            f"no archive holds {missing[0]} ({held}): give the archives of every model "
+            "(python build.py import A.tar [B.tar])"
         )
     return archives
 

@@ -10,6 +10,19 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-100-python"
 
 
+def isolate_build(mp: pytest.MonkeyPatch, root: Path, smoke: dict) -> None:
+    """build.py's runs and frozen folders under `root`, and the smoke profile shrunk to `smoke`."""
+    import torch
+
+    import build
+    from pipeline import config
+
+    mp.setattr(build, "RUNS", root / "runs")
+    mp.setattr(build, "FROZEN", root / "frozen")
+    mp.setitem(config.PROFILE_OVERRIDES, "smoke", smoke)
+    torch.set_num_threads(2)
+
+
 @pytest.fixture(scope="session")
 def tiny_cifar(tmp_path_factory) -> Path:
     """A 600-train / 300-test synthetic cifar-100-python folder."""

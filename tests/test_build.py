@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from conftest import isolate_build
 
 import build
 from pipeline import config
@@ -31,10 +32,7 @@ def workspace(tmp_path_factory, tiny_cifar):
 
 
 def _isolate(mp: pytest.MonkeyPatch, root) -> None:
-    mp.setattr(build, "RUNS", root / "runs")
-    mp.setattr(build, "FROZEN", root / "frozen")
-    mp.setitem(config.PROFILE_OVERRIDES, "smoke", TINY_SMOKE)
-    torch.set_num_threads(2)
+    isolate_build(mp, root, TINY_SMOKE)
 
 
 @pytest.fixture

@@ -1,0 +1,388 @@
+"""The portable GPU job (issue 14) at tiny scale on the CPU: packing, the bundle, job 1 and job 2 as a
+slot runs them (each in a "machine" folder that receives only job/ and its own part), the results
+archive, and `build.py import` with every refusal. gpu/rehearse.sh does the same with the real
+dataset and the smoke profile."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import isolate_build
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import build
+from pipeline import config, jobarchive, pack
+from pipeline.bundle import data_arrays
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {
+    "data": {"val_size": 100, "train_subset": 96, "val_subset": 48, "test_subset": 200},
+    "train": {"epochs": 2, "batch_size": 16, "milestones": (1,)},
+}
+
+
+def _isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
+    isolate_build(mp, root, TINY)
+
+
+def _upload(bundle: Path, machine: Path, part: int) -> None:
+    """What a slot's carry does: job/ and one part replace those folders there; the rest stays."""
+    for name in ("job", f"part{part}"):
+        shutil.rmtree(machine / name, ignore_errors=True)
+        shutil.copytree(bundle / name, machine / name)
+
+
+def _job(machine: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "run.py", *args], cwd=machine / "job", capture_output=True, text=True, timeout=600
+    )
+
+
+def _bundle(root: Path, data: Path) -> Path:
+    """build.py bundle of the tiny smoke profile into root/bundle."""
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, root)
+        args = ["bundle", "--profile", "smoke", "--data-dir", str(data), "--out", str(root / "bundle")]
+        assert build.main(args) == 0
+    return root / "bundle"
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, tiny_cifar):
+    """A tiny smoke bundle, job 1 (store part 1), then job 2 on a machine that never received part 1."""
+    root = tmp_path_factory.mktemp("job")
+    bundle, machine = _bundle(root, tiny_cifar), root / "machine"
+    _upload(bundle, machine, 1)
+    first = _job(machine, "--part-only", "1", "--out", str(root / "out1"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    shutil.rmtree(machine / "part1")  # job 2 uploads only part 2
+    _upload(bundle, machine, 2)
+    second = _job(machine, "--out", str(root / "out2"), "--time-limit", "600")
+    assert second.returncode == 0, second.stdout + second.stderr
+    return root
+
+
+@pytest.fixture
+def ws(job, monkeypatch):
+    _isolate(monkeypatch, job)
+    shutil.rmtree(job / "frozen", ignore_errors=True)
+    return job
+
+
+def _driver():
+    spec = importlib.util.spec_from_file_location("gpu_run", ROOT / "gpu" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------- packing
+
+
+def test_mosaics_round_trip_exactly_also_for_a_partial_last_row():
+    images = np.random.default_rng(0).integers(0, 256, (pack.COLUMNS + 7, 3, 32, 32), dtype=np.uint8)
+    assert np.array_equal(pack.unmosaic(pack.mosaic(images), len(images)), images)
+    back = pack.decode(pack.encode(images), len(images), "test")
+    assert np.array_equal(back, images)
+
+
+def test_parts_are_balanced_and_a_dataset_too_big_for_two_parts_is_refused():
+    assert pack.assign_parts([10, 10, 10, 10]) == [1, 1, 2, 2]
+    assert pack.assign_parts([30, 5, 5, 5, 5]) == [1, 2, 2, 2, 2]
+    with pytest.raises(pack.PackError, match="more than 2 parts"):
+        pack.assign_parts([70, 70, 70], limit=100)
+
+
+def _tar(add) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        add(tar)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder", "parent", "other name"])
+def test_a_part_with_anything_but_webp_members_is_refused(kind):
+    def add(tar):
+        info = tarfile.TarInfo({"parent": "../x.webp", "other name": "run.py"}.get(kind, "train-000.webp"))
+        if kind == "symlink":
+            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        if kind == "folder":
+            info.type = tarfile.DIRTYPE
+        tar.addfile(info, io.BytesIO(b""))
+
+    with pytest.raises(pack.PackError, match="which no bundle writes"):
+        pack.read_members(_tar(add), "part 1")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_as_a_part_are_one_clear_error(data):
+    try:
+        members = pack.read_members(data, "part 1")
+    except pack.PackError:
+        return
+    with pytest.raises(pack.PackError):
+        pack.unpack(members, {"train": 1, "test": 1})
+
+
+# ----------------------------------------------------------------------------- the bundle
+
+
+def test_the_bundle_holds_two_parts_that_round_trip_and_the_digests_of_the_data(job, tiny_cifar):
+    bundle = json.loads((job / "bundle" / "job" / "bundle.json").read_text())
+    assert [p["file"] for p in bundle["parts"]] == ["part1/cifar100-1.tar", "part2/cifar100-2.tar"]
+    members = {}
+    for number in (1, 2):
+        data = (job / "bundle" / f"part{number}" / f"cifar100-{number}.tar").read_bytes()
+        assert (
+            len(data) < pack.MAX_PART_BYTES
+            and pack.bytes_digest(data) == bundle["parts"][number - 1]["sha256"]
+        )
+        members |= pack.read_members(data, f"part {number}")
+    arrays, _, source = data_arrays(tiny_cifar)
+    back = pack.unpack(members, bundle["sizes"])
+    assert source == "synthetic" and all(np.array_equal(back[s], arrays[s]) for s in pack.SPLITS)
+    assert (
+        bundle["configs"]["baseline"]["train"]["epochs"] == 2
+    )  # the profile's config, frozen into the bundle
+    assert (job / "bundle" / "job" / "vendor").glob("captum-*.zip")
+
+
+def test_bundle_refuses_a_folder_it_did_not_make(tmp_path, tiny_cifar, capsys):
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert (
+        build.main(["bundle", "--profile", "smoke", "--data-dir", str(tiny_cifar), "--out", str(tmp_path)])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not made by build.py" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+# ----------------------------------------------------------------------------- the jobs
+
+
+def test_job_2_trains_both_models_and_returns_progress_and_one_archive(job):
+    out = job / "out2"
+    assert {p.name for p in out.iterdir()} == {
+        "run.log",
+        "nvidia-smi.txt",
+        "history-baseline.json",
+        "history-cutmix.json",
+        "train-baseline.log",
+        "train-cutmix.log",
+        "results-smoke.tar",
+    }
+    log = (out / "run.log").read_text()
+    assert "self-check fp32: 20 steps" in log and "first epoch:" in log and "img/s" in log
+    manifest, members = jobarchive.read_archive(out / "results-smoke.tar")
+    assert manifest["status"] == "complete" and manifest["models"] == ["baseline", "cutmix"]
+    assert manifest["used"]["precision"] == "fp32" and manifest["used"]["self_check"][0]["ok"]
+    assert {"python", "torch", "torchvision", "numpy"} <= set(manifest["versions"])
+    assert len(json.loads(members["baseline/history.json"])["epochs"]) == 2
+
+
+def test_job_2_without_part_1_says_how_to_bring_it(job, tmp_path):
+    _upload(job / "bundle", tmp_path, 2)
+    done = _job(tmp_path, "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "part 1 is not here" in done.stdout and "--part-only 1" in done.stdout
+
+
+def test_a_damaged_part_is_refused_before_anything_runs(job, tmp_path):
+    _upload(job / "bundle", tmp_path, 1)
+    part = tmp_path / "part1" / "cifar100-1.tar"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 1
+    part.write_bytes(bytes(data))
+    done = _job(tmp_path, "--part-only", "1", "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "is damaged" in done.stdout and not (tmp_path / "store").exists()
+
+
+def test_a_job_out_of_time_stops_cleanly_and_returns_what_it_measured(job, tmp_path):
+    for name in ("job", "part2", "store"):
+        shutil.copytree(job / "machine" / name, tmp_path / name)
+    done = _job(tmp_path, "--out", str(tmp_path / "out"), "--time-limit", "1")
+    assert done.returncode == 3, done.stdout + done.stderr
+    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
+    assert manifest["status"] == "stopped" and "time limit" in manifest["message"]
+    assert manifest["used"]["self_check"][0]["images_per_s"] > 0
+
+
+def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar):
+    driver = _driver()
+    assert driver.candidates("cuda", "auto", "auto") == [
+        ("bf16", True),
+        ("bf16", False),
+        ("fp32", True),
+        ("fp32", False),
+    ]
+    assert driver.candidates("cpu", "fp32", "auto") == [("fp32", False)]  # compile adds nothing on a CPU
+
+    def self_check(cfg, train, device, *, compile, precision, steps=20):
+        if compile:
+            raise RuntimeError("inductor failed\nsecond line")
+        return 123.0
+
+    import pipeline.train
+
+    monkeypatch.setattr(pipeline.train, "self_check", self_check)
+    monkeypatch.setattr(driver, "candidates", lambda *a: [("fp32", True), ("fp32", False)])
+    monkeypatch.setitem(config.PROFILE_OVERRIDES, "smoke", TINY)
+    lines = []
+    import torch
+
+    setup = driver.choose_setup(
+        config.run_config("smoke", "baseline"),
+        tiny_cifar,
+        torch.device("cpu"),
+        Namespace(precision="fp32", compile="on"),
+        lines.append,
+    )
+    assert setup["compile"] is False and setup["precision"] == "fp32"
+    assert setup["self_check"][0] == {
+        "precision": "fp32",
+        "compile": True,
+        "ok": False,
+        "error": "RuntimeError: inductor failed",
+    }
+    assert "falling back" in lines[0]
+
+
+def test_the_projection_counts_the_epochs_left_and_the_evaluation(tmp_path, monkeypatch):
+    driver = _driver()
+    monkeypatch.setattr(driver, "WORK", tmp_path)
+    run = tmp_path / "runs" / "baseline"
+    run.mkdir(parents=True)
+    row = {"epoch": 1, "seconds": 50.0, "images_per_s": 1000.0}  # 45 s training, 5 s validation
+    (run / "history.json").write_text(json.dumps({"epochs": [row]}))
+    (run / "probe.json").write_text(json.dumps({"steps": 100, "seconds": 12.8}))  # 1,000 img/s steady
+    cfg = config.run_config("paper", "baseline")
+    sizes = {"train": 45_000, "val": 5_000, "test": 10_000}
+    plan = driver.projection(["baseline"], {"baseline": cfg}, sizes)
+    evaluation = driver.EVAL_SETUP + (2.5 * 10_000 + 5_000) / 1000
+    assert plan["seconds"] == pytest.approx(49 * 50 + evaluation)
+    advice = driver.advice(plan, {"baseline": cfg}, sizes, 600)
+    assert "2,250 s" in advice and "does not fit either" in advice
+
+
+# ----------------------------------------------------------------------------- import
+
+
+def test_import_freezes_the_archive_and_the_report_builds_from_it(ws, capsys):
+    archive = ws / "out2" / "results-smoke.tar"
+    assert build.main(["import", str(archive), "--profile", "smoke"]) == 0
+    frozen = ws / "frozen" / "smoke"
+    assert {p.name for p in frozen.iterdir()} >= {"results.json", "baseline", "cutmix", "job"}
+    assert (frozen / "job" / "run.log").is_file() and (frozen / "job" / "manifest.json").is_file()
+    out = ws / "report"
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
+    assert "load baseline" in capsys.readouterr().out
+    assert build.main(["check", "--profile", "smoke", "--out", str(out), "--against", "frozen"]) == 0
+
+
+def _rewrite(archive: Path, dest: Path, change) -> Path:
+    """A copy of the archive with change(manifest, members) applied, digests recomputed unless it says not."""
+    manifest, members = jobarchive.read_archive(archive)
+    members.pop("manifest.json")
+    change(manifest, members)
+    with tarfile.open(dest, "w") as tar:
+        for name, data in [("manifest.json", json.dumps(manifest).encode()), *members.items()]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return dest
+
+
+def _tamper_eval(manifest, members):
+    data = bytearray(members["baseline/eval.npz"])
+    data[100] ^= 1
+    members["baseline/eval.npz"] = bytes(data)
+
+
+def _stopped(manifest, members):
+    manifest["status"], manifest["message"] = "stopped", "projected 900 s > 500 s left"
+
+
+def _other_config(manifest, members):
+    manifest["bundle"]["configs"]["cutmix"]["train"]["epochs"] = 3
+
+
+def _one_model(manifest, members):
+    manifest["models"] = ["baseline"]
+
+
+def _short_history(manifest, members):
+    doc = json.loads(members["cutmix/history.json"])
+    doc["epochs"] = doc["epochs"][:1]
+    members["cutmix/history.json"] = json.dumps(doc).encode()
+    manifest["files"]["cutmix/history.json"] = jobarchive.hashlib.sha256(
+        members["cutmix/history.json"]
+    ).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_tamper_eval, "does not match its digest"),
+        (_stopped, "did not finish (stopped: projected 900 s"),
+        (_other_config, "other settings than this profile's (train.epochs"),
+        (_one_model, "no archive holds cutmix"),
+        (_short_history, "cutmix has 1 of 2 epochs"),
+    ],
+)
+def test_import_refuses_an_archive_it_cannot_trust_in_one_line(ws, tmp_path, capsys, change, says):
+    bad = _rewrite(ws / "out2" / "results-smoke.tar", tmp_path / "bad.tar", change)
+    assert build.main(["import", str(bad), "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and str(bad) in err
+    assert not (ws / "frozen" / "smoke").exists()
+
+
+def test_import_refuses_another_profile_and_a_symlink_member(ws, tmp_path, capsys):
+    archive = ws / "out2" / "results-smoke.tar"
+    assert build.main(["import", str(archive), "--profile", "cpu-study"]) == 1
+    assert "give --profile smoke" in capsys.readouterr().err
+
+    def add(tar):
+        info = tarfile.TarInfo("baseline/eval.npz")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(info)
+
+    (tmp_path / "link.tar").write_bytes(_tar(add))
+    assert build.main(["import", str(tmp_path / "link.tar"), "--profile", "smoke"]) == 1
+    assert "which no GPU job writes" in capsys.readouterr().err
+
+
+def test_paper_results_must_come_from_cifar_100(ws, tmp_path, monkeypatch):
+    from pipeline import jobimport
+    from pipeline.jobimport import Archive, _check_run
+
+    monkeypatch.setattr(jobimport, "run_config", lambda profile, model: config.run_config("smoke", model))
+
+    folder = tmp_path / "baseline"
+    folder.mkdir()
+    _, members = jobarchive.read_archive(ws / "out2" / "results-smoke.tar")
+    for name in jobarchive.MODEL_FILES:
+        (folder / name).write_bytes(members[f"baseline/{name}"])
+    with pytest.raises(jobarchive.ArchiveError, match="trained on 'synthetic' data"):
+        _check_run(Archive(tmp_path / "a.tar", {}, members, ["baseline"]), "baseline", folder, "paper")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=4096))
+def test_arbitrary_bytes_as_an_archive_are_one_clear_error(tmp_path, data):
+    path = tmp_path / "results-smoke.tar"
+    path.write_bytes(data)
+    with pytest.raises(jobarchive.ArchiveError):
+        jobarchive.read_archive(path)
