@@ -7,6 +7,7 @@
 #      check that build against the numbers just frozen (same inputs: every number exact).
 # Usage: gpu/rehearse.sh [--synthetic]
 #        JOB_PYTHON=/path/to/python3.12 gpu/rehearse.sh   (the job under another Python and torch)
+#        JOB_ARGS="--precision bf16 --compile on" gpu/rehearse.sh   (the choices a GPU takes first)
 # Prints the seconds of each step; exits non-zero at the first step that fails.
 set -euo pipefail
 project="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,7 +44,8 @@ upload 1
 rm -rf "$tmp/machine/part1"  # job 2 uploads only part 2: part 1 must come from job 1's store
 step "job 1 (store part 1)"
 upload 2
-(cd "$tmp/machine/job" && "$job_py" run.py --out "$tmp/out2" --time-limit 900)
+# shellcheck disable=SC2086 # JOB_ARGS is a list of options
+(cd "$tmp/machine/job" && "$job_py" run.py --out "$tmp/out2" --time-limit 900 ${JOB_ARGS:-})
 step "job 2 (train, evaluate)"
 ls -la "$tmp/out2" | sed 's/^/  /'
 

@@ -183,6 +183,21 @@ def prepare_data(bundle: dict, log: Log) -> Path:
     return folder
 
 
+def runs_for(bundle: dict, log: Log) -> None:
+    """WORK/runs/ holds only checkpoints of this bundle's configs: an earlier job's of the same
+    bundle are resumed by train_run, another bundle's are removed (they would be refused)."""
+    stamp = json.dumps({"configs": bundle["configs"], "git_commit": bundle["git_commit"]}, sort_keys=True)
+    marker = WORK / "runs" / "BUNDLE"
+    if marker.is_file() and marker.read_text() == stamp:
+        kept = sorted(p.parent.name for p in (WORK / "runs").glob("*/checkpoint.pt"))
+        if kept:
+            log(f"resuming from the checkpoints an earlier job left: {', '.join(kept)}")
+        return
+    shutil.rmtree(WORK / "runs", ignore_errors=True)
+    marker.parent.mkdir(parents=True)
+    marker.write_text(stamp)
+
+
 # ----------------------------------------------------------------------------- the machine
 
 
@@ -525,6 +540,7 @@ def run_job(args, bundle: dict, out: Path, log: Log, start: float) -> int:
     )
     nvidia_smi(out)
     data = prepare_data(bundle, log)
+    runs_for(bundle, log)
     timings = {"data_ready": round(time.monotonic() - start, 1)}
     device = resolve_device(args.device)
     setup = choose_setup(configs[models[0]], data, device, args, log)
