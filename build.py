@@ -689,6 +689,10 @@ def serve(args) -> None:
 
     paths = output_paths(args)
     command = [sys.executable, str(ROOT / "build.py"), "--profile", args.profile, "--out", str(paths.out)]
+    # "Ctrl-C stops" must hold even when serve was started with SIGINT ignored (a job started with
+    # `&` by a non-interactive shell, and everything it runs, inherits that; Python then installs
+    # no KeyboardInterrupt handler): serve ignored Ctrl-C in a test suite started that way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def rebuild() -> str | None:
         done = subprocess.run(command, capture_output=True, text=True)

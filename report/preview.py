@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import html
 import http.server
-import queue
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -117,41 +116,16 @@ class Preview:
         self.state.publish(self.rebuild())
 
     def run(self, watched: Iterable[Path], say: Callable[[str], object] = print) -> None:
-        """Build, serve, and rebuild on every change under `watched`, until Ctrl-C (or SIGTERM).
-
-        The watcher runs in a thread of its own and hands each batch of changes over a queue: the
-        main thread, which receives the signals, then only ever waits in a queue (which Ctrl-C
-        interrupts at once) or builds, and never in the watcher's native code, whose shutdown
-        could hold up Ctrl-C (a test saw serve ignore it once in a full suite run).
-        """
+        """Build, serve, and rebuild on every change under `watched`, until Ctrl-C (or SIGTERM)."""
         self.build()
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         say(f"serving {self.url} (Ctrl-C stops)")
-        stop, batches = threading.Event(), queue.Queue()
-        threading.Thread(target=_watch, args=(list(watched), stop, batches), daemon=True).start()
         try:
-            while True:
-                try:
-                    changes = batches.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                if isinstance(changes, BaseException):  # the watcher failed: say so, as the build would
-                    raise changes
+            for changes in watchfiles.watch(*watched, raise_interrupt=True):
                 say(f"changed: {', '.join(sorted({Path(p).name for _, p in changes}))}")
                 self.build()
         finally:  # bounded: an event stream still open must not hold up Ctrl-C
-            stop.set()
             closer = threading.Thread(target=self.server.shutdown, daemon=True)
             closer.start()
             closer.join(timeout=2)
             self.server.server_close()
-
-
-def _watch(watched: list[Path], stop: threading.Event, batches: queue.Queue) -> None:
-    """Put each batch of changes under `watched` on the queue until `stop` is set (watchfiles checks
-    it every 50 ms); an error of the watcher goes on the queue too."""
-    try:
-        for changes in watchfiles.watch(*watched, stop_event=stop, raise_interrupt=False):
-            batches.put(changes)
-    except Exception as exc:  # handed to the main thread, which raises it
-        batches.put(exc)

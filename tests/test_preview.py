@@ -38,6 +38,20 @@ def _wait_for(into: queue.Queue, pattern: str, timeout: float = 120) -> re.Match
     pytest.fail(f"nothing matched {pattern!r} in time")
 
 
+def _where(pid: int) -> str:
+    """What a process that ignores a signal is doing: its signal masks, and py-spy's dump if there is one."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        status = ""
+    masks = " ".join(line for line in status.splitlines() if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    spy = shutil.which("py-spy")
+    dump = (
+        subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True).stdout if spy else ""
+    )
+    return f"{masks}\n{dump}"
+
+
 def _page(url: str) -> str:
     with urllib.request.urlopen(url + "index.html", timeout=30) as r:
         return r.read().decode("utf-8")
@@ -98,7 +112,8 @@ def test_an_edit_rebuilds_and_reloads_an_error_shows_in_the_page_and_ctrl_c_stop
     try:
         code = proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
+        state = _where(proc.pid)
         proc.kill()
-        pytest.fail("serve did not stop on Ctrl-C; it printed:\n" + "".join(list(out.queue)))
+        pytest.fail(f"serve did not stop on Ctrl-C; {state}; it printed:\n" + "".join(list(out.queue)))
     assert code == 130
     _wait_for(out, r"build\.py: interrupted", timeout=10)
