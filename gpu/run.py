@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import os
 import platform
@@ -275,12 +276,15 @@ def choose_setup(cfg, data: Path, device, args, log: Log) -> dict:
 # ----------------------------------------------------------------------------- the trainers
 
 
-def die_with_parent() -> None:
-    """In a trainer: SIGTERM when the driver dies (PR_SET_PDEATHSIG), so no trainer outlives a killed job."""
+def die_with_parent(driver: int) -> None:
+    """In a trainer, before it starts: SIGTERM when the driver dies (PR_SET_PDEATHSIG), so no trainer
+    outlives a killed job; a driver already gone before that call is caught by its pid."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != driver:
+        os._exit(1)
 
 
 def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str, subprocess.Popen]:
@@ -303,7 +307,10 @@ def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str,
             command += ["--device", args.device]
         with open(out / f"train-{model}.log", "wb") as log:
             trainers[model] = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
     return trainers
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -210,13 +211,53 @@ def test_a_damaged_part_is_refused_before_anything_runs(job, tmp_path):
 
 
 def test_a_job_out_of_time_stops_cleanly_and_returns_what_it_measured(job, tmp_path):
-    for name in ("job", "part2", "store"):
-        shutil.copytree(job / "machine" / name, tmp_path / name)
+    _second_machine(job, tmp_path)
     done = _job(tmp_path, "--out", str(tmp_path / "out"), "--time-limit", "1")
     assert done.returncode == 3, done.stdout + done.stderr
     manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
     assert manifest["status"] == "stopped" and "time limit" in manifest["message"]
     assert manifest["used"]["self_check"][0]["images_per_s"] > 0
+
+
+def _second_machine(job: Path, into: Path) -> None:
+    """A machine as job 2 left it: job/, part 2, the stored part 1 and the verified data and runs."""
+    for name in ("job", "part2", "store", "work"):
+        shutil.copytree(job / "machine" / name, into / name)
+
+
+def test_a_damaged_checkpoint_on_the_machine_fails_the_job_in_one_line_and_is_archived(job, tmp_path):
+    _second_machine(job, tmp_path)
+    (tmp_path / "work" / "runs" / "baseline" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    done = _job(tmp_path, "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "failed: the baseline trainer exited with 1" in done.stdout
+    trainer_log = (tmp_path / "out" / "train-baseline.log").read_text()
+    assert trainer_log.count("\n") == 1 and "checkpoint.pt" in trainer_log and "Traceback" not in trainer_log
+    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
+    assert manifest["status"] == "failed"
+
+
+def test_a_killed_driver_leaves_no_trainer_running(job, tmp_path):
+    from test_signals import alive, children
+
+    _second_machine(job, tmp_path)
+    shutil.rmtree(tmp_path / "work" / "runs")  # train from scratch: the trainers run for a while
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "--out", str(tmp_path / "out")],
+        cwd=tmp_path / "job", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    for line in proc.stdout:
+        if line.split("] ", 1)[-1].startswith("training"):  # logged just before the trainers start
+            break
+    deadline = time.monotonic() + 30
+    while len(trainers := children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(trainers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(alive(t) for t in trainers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(t) for t in trainers), "orphaned trainers"
 
 
 def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar):
