@@ -629,16 +629,12 @@ def freeze_into(
 # ----------------------------------------------------------------------------- the GPU job
 
 
-def bundle_folder(args) -> Path:
-    return Path(args.out) if args.out else ROOT / "out" / f"job-{args.profile}"
-
-
 def bundle(args) -> None:
     """The profile's portable GPU job: code, the dataset packed in two parts, the driver (gpu/README.md)."""
     from pipeline.bundle import FOLDERS, UPLOAD_LIMIT, tracked_bytes, write_bundle
     from pipeline.provenance import git_state
 
-    dest = bundle_folder(args)
+    dest = Path(args.out) if args.out else ROOT / "out" / f"job-{args.profile}"
     claim_folder(dest, f"{args.profile} job")
     with folder_lock(dest, log):
         clean_leftovers(dest, FOLDERS)

@@ -246,12 +246,12 @@ def candidates(device_type: str, precision: str, compile_choice: str) -> list[tu
     return list(dict.fromkeys((p, c) for p in precisions for c in compiles[compile_choice]))
 
 
-def choose_setup(cfg, data: Path, device, args, log: Log) -> dict:
-    """The first (precision, compile) pair whose 20-step self-check runs; every try is recorded."""
-    from pipeline.data import load_splits
+def choose_setup(cfg, train, device, args, log: Log) -> dict:
+    """The first (precision, compile) pair whose 20-step self-check on the `train` split runs; every
+    try is recorded."""
     from pipeline.train import self_check
 
-    train = load_splits(cfg.data, data).train.to(device)
+    train = train.to(device)
     tries = []
     for precision, compiled in candidates(device.type, args.precision, args.compile):
         started = time.monotonic()
@@ -445,9 +445,7 @@ def watch(
                 f"the {failed[0]} trainer exited with {trainers[failed[0]].returncode}: see train-{failed[0]}.log",
             )
         if all(p.poll() == 0 for p in trainers.values()):
-            return jobarchive.COMPLETE, "both models trained and evaluated" if len(
-                trainers
-            ) > 1 else "trained and evaluated"
+            return jobarchive.COMPLETE, f"{' and '.join(trainers)} trained and evaluated"
         if not projected:
             plan = projection(list(trainers), configs, sizes)
             if plan is not None:
@@ -520,18 +518,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def split_sizes(cfg, sizes: dict) -> dict[str, int]:
-    """Images per split of a run config (pipeline.data.load_splits' arithmetic), for the projection."""
-    data, n_train = cfg.data, sizes["train"] - cfg.data.val_size
-    return {
-        "train": min(n_train, data.train_subset or n_train),
-        "val": min(data.val_size, data.val_subset or data.val_size),
-        "test": min(sizes["test"], data.test_subset or sizes["test"]),
-    }
-
-
 def run_job(args, bundle: dict, out: Path, log: Log, start: float) -> int:
     from pipeline.config import run_config_from_dict
+    from pipeline.data import load_splits
     from pipeline.device import resolve_device
 
     deadline = start + args.time_limit if args.time_limit else None
@@ -550,13 +539,15 @@ def run_job(args, bundle: dict, out: Path, log: Log, start: float) -> int:
     runs_for(bundle, log)
     timings = {"data_ready": round(time.monotonic() - start, 1)}
     device = resolve_device(args.device)
-    setup = choose_setup(configs[models[0]], data, device, args, log)
+    splits = load_splits(configs[models[0]].data, data)
+    sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
+    setup = choose_setup(configs[models[0]], splits.train, device, args, log)
+    del splits
     timings["self_check_done"] = round(time.monotonic() - start, 1)
     log(
         f"training {', '.join(models)} at once in {setup['precision']}{', compiled' if setup['compile'] else ''} on {env['device']}"
     )
     trainers = start_trainers(models, setup, args, out)
-    sizes = split_sizes(configs[models[0]], bundle["sizes"])
     status, message = watch(trainers, configs, sizes, deadline, args.time_limit, out, log)
     timings["total"] = round(time.monotonic() - start, 1)
     log(f"{status}: {message}")

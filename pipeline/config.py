@@ -127,9 +127,12 @@ def to_dict(cfg) -> dict:
 def run_config_from_dict(d: Mapping) -> RunConfig:
     """The inverse of to_dict for a RunConfig (lists become tuples again); a field this code does not
     know is a ConfigError, so a job never runs a config it cannot read whole."""
+
+    def fields(part: Mapping) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in part.items()}
+
     try:
-        data = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["data"].items()})
-        train = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["train"].items()})
+        data, train = DataConfig(**fields(d["data"])), TrainConfig(**fields(d["train"]))
         return RunConfig(profile=d["profile"], model=d["model"], data=data, train=train)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"not a run config ({type(exc).__name__}: {exc})") from None

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline import safepickle
+from pipeline import pack, safepickle
 from pipeline.config import DataConfig
 from pipeline.errors import StudyError
 
@@ -109,11 +109,8 @@ def ensure_downloaded(folder: Path) -> Path:
     return folder
 
 
-def _content_digests(entry: dict) -> tuple[str, str, str]:
-    data = np.ascontiguousarray(entry["data"], dtype=np.uint8)
-    fine = np.asarray(entry["fine_labels"], dtype=np.int64)
-    coarse = np.asarray(entry["coarse_labels"], dtype=np.int64)
-    return tuple(hashlib.sha256(a.tobytes()).hexdigest() for a in (data, fine, coarse))
+def _content_digests(entry: dict) -> tuple[str, ...]:
+    return tuple(pack.content_digests(entry["data"], entry["fine_labels"], entry["coarse_labels"]))
 
 
 def read_verified(path: Path, verify: bool = True) -> dict:

@@ -12,15 +12,14 @@ digest checked, before any of it is used.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import tarfile
 from pathlib import Path
 
 from pipeline.config import MODELS, config_diff
 from pipeline.errors import StudyError
-from pipeline.files import atomic_path
+from pipeline.files import write_bytes
+from pipeline.pack import bytes_digest, tar_bytes
 
 SCHEMA = 1
 MODEL_FILES = ("eval.npz", "history.json", "provenance.json")
@@ -46,24 +45,12 @@ def allowed_names() -> set[str]:
     return {"manifest.json", *JOB_FILES, *(f"{m}/{f}" for m in MODELS for f in MODEL_FILES)}
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), 0o644, 0
-    tar.addfile(info, io.BytesIO(data))
-
-
 def write_archive(path: Path, manifest: dict, files: dict[str, Path]) -> None:
     """The archive at `path`, atomically: the manifest with every file's sha256, then the files that exist."""
     members = {name: p.read_bytes() for name, p in files.items() if p.is_file()}
-    manifest = {
-        **manifest,
-        "schema": SCHEMA,
-        "files": {n: hashlib.sha256(d).hexdigest() for n, d in members.items()},
-    }
-    with atomic_path(path) as tmp, tarfile.open(tmp, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add(tar, "manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
-        for name, data in members.items():
-            _add(tar, name, data)
+    manifest = {**manifest, "schema": SCHEMA, "files": {n: bytes_digest(d) for n, d in members.items()}}
+    head = ("manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
+    write_bytes(path, tar_bytes([head, *members.items()]))
 
 
 def _members(path: Path) -> dict[str, bytes]:
@@ -113,7 +100,7 @@ def read_archive(path: Path) -> tuple[dict, dict[str, bytes]]:
     manifest = _manifest(path, members)
     listed = manifest["files"]
     for name, data in members.items():
-        if name != "manifest.json" and listed.get(name) != hashlib.sha256(data).hexdigest():
+        if name != "manifest.json" and listed.get(name) != bytes_digest(data):
             raise ArchiveError(
                 f"{path}: {name} does not match its digest in manifest.json: fetch the archive again"
             )

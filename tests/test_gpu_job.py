@@ -283,9 +283,12 @@ def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar
     lines = []
     import torch
 
+    from pipeline.data import load_splits
+
+    cfg = config.run_config("smoke", "baseline")
     setup = driver.choose_setup(
-        config.run_config("smoke", "baseline"),
-        tiny_cifar,
+        cfg,
+        load_splits(cfg.data, tiny_cifar).train,
         torch.device("cpu"),
         Namespace(precision="fp32", compile="on"),
         lines.append,
@@ -367,9 +370,7 @@ def _short_history(manifest, members):
     doc = json.loads(members["cutmix/history.json"])
     doc["epochs"] = doc["epochs"][:1]
     members["cutmix/history.json"] = json.dumps(doc).encode()
-    manifest["files"]["cutmix/history.json"] = jobarchive.hashlib.sha256(
-        members["cutmix/history.json"]
-    ).hexdigest()
+    manifest["files"]["cutmix/history.json"] = pack.bytes_digest(members["cutmix/history.json"])
 
 
 @pytest.mark.parametrize(
