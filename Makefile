@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: report demo test lint format bench clean
+.PHONY: report demo test fuzz lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,11 @@ report: $(STAMP)  ## the paper report (frozen results, or a GPU to train)
 demo: $(STAMP)  ## the CPU study from its committed frozen results: no data, no GPU
 	$(PY) build.py --profile cpu-study
 
-test: $(STAMP)
-	$(PY) -m pytest
+test: $(STAMP)  ## the suite; property tests draw the same fixed examples every run
+	$(PY) -m pytest --hypothesis-profile=ci
+
+fuzz: $(STAMP)  ## the property tests only, 500 fresh random examples each (time: see README)
+	$(PY) -m pytest -m hypothesis --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -6,6 +6,18 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests: the same fixed examples on every run of `make test` and CI, so that the suite's
+# verdict never depends on the draw ("ci", the default); `make fuzz` explores with fresh random
+# examples ("fuzz"), and whatever it finds is added to the test as an @example. too_slow is a
+# timing check, so it is off in both: a busy machine must not change a verdict.
+QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=40, deadline=None, suppress_health_check=QUIET
+)
+settings.register_profile("fuzz", max_examples=500, deadline=None, suppress_health_check=QUIET)
+settings.load_profile("ci")  # pytest --hypothesis-profile=fuzz overrides it
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-100-python"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import data
@@ -41,9 +41,6 @@ LOADERS = {
     "train": data.read_verified,
     "report.yaml": lambda path: __import__("report.context", fromlist=["x"]).load_report_meta(path),
 }
-PROPERTY = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 
 
 def _load(tmp_path: Path, name: str, raw: bytes):
@@ -56,7 +53,6 @@ def _load(tmp_path: Path, name: str, raw: bytes):
 
 
 @pytest.mark.parametrize("name", sorted(LOADERS))
-@PROPERTY
 @given(raw=st.binary(max_size=2_000))
 def test_arbitrary_bytes_load_or_are_one_study_error(tmp_path, name, raw):
     _load(tmp_path, name, raw)
@@ -79,7 +75,6 @@ def mutations(draw, valid: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("name", sorted(VALID))
-@PROPERTY
 @given(data=st.data())
 def test_mutations_of_a_valid_file_load_or_are_one_study_error(tmp_path, name, data):
     _load(tmp_path, name, data.draw(mutations(VALID[name])))
