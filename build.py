@@ -820,14 +820,25 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
-GATE_COMMANDS = ("check", "diff")
-USAGE_ERROR = 2
+# Every command: 0 done, 2 a usage, input or setup error (one line on stderr); check and diff
+# also 1, a claim failed or is missing, which CI must tell apart from a broken set-up.
+INPUT_ERROR = 2
+
+
+def reader_gone() -> int:
+    """The reader of our output went away (`build.py | head -1`): stop quietly with the status of a
+    tool killed by SIGPIPE. Both streams go to /dev/null first, or the interpreter's flush at exit
+    fails on the closed pipe again (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
+    return 128 + signal.SIGPIPE
 
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         print(f"build.py: error: {message} (see python build.py --help)", file=sys.stderr)
-        sys.exit(USAGE_ERROR)
+        sys.exit(INPUT_ERROR)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -903,7 +914,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="freeze, import: allow replacing frozen results of another kind",
     )
-    args = p.parse_args(argv)
+    # intermixed: options and the positionals in any order (`diff --profile smoke HEAD~1`)
+    args = p.parse_intermixed_args(argv)
+    for option in ("junit", "markdown", "out", "data_dir", "checkpoint_baseline", "checkpoint_cutmix"):
+        if getattr(args, option) == "":
+            p.error(f"--{option.replace('_', '-')} needs a path, got an empty one")
     if args.targets and args.command not in ("diff", "import"):
         p.error(f"unexpected argument {args.targets[0]!r}: only diff and import take arguments")
     if args.command == "import" and not args.targets:
@@ -939,13 +954,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except StudyError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR if args.command in GATE_COMMANDS else 1
+        return INPUT_ERROR
     except KeyboardInterrupt:
         print("build.py: interrupted; earlier outputs are intact", file=sys.stderr)
         return 130
     except Terminated:
         print("build.py: terminated (SIGTERM); earlier outputs are intact", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        return reader_gone()
     finally:
         signal.signal(signal.SIGTERM, previous)
 

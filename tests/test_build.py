@@ -121,7 +121,7 @@ def test_a_truncated_eval_file_is_one_clear_line(ws, capsys, tiny_cifar, tmp_pat
     monkeypatch.setattr(build, "FROZEN", frozen)
     monkeypatch.setattr(build, "RUNS", tmp_path / "no-runs")
     before = (ws / "out" / "results.json").read_bytes()
-    assert _build(ws) == 1
+    assert _build(ws) == 2
     assert "eval.npz" in _one_error_line(capsys)
     assert (ws / "out" / "results.json").read_bytes() == before
 
@@ -134,7 +134,7 @@ def test_bad_inputs_are_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeyp
     bad = tmp_path / "cases.yaml"
     bad.write_text("12345: out of range\n")
     monkeypatch.setattr(build, "CASES", bad)
-    assert _build(ws, "--data-dir", str(tiny_cifar)) == 1
+    assert _build(ws, "--data-dir", str(tiny_cifar)) == 2
     assert "12345" in _one_error_line(capsys)
     monkeypatch.undo()
     _isolate(monkeypatch, ws)
@@ -147,7 +147,7 @@ def test_bad_inputs_are_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeyp
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert build.main(["--profile", "smoke", "--out", str(blocker / "out")]) == 1
+    assert build.main(["--profile", "smoke", "--out", str(blocker / "out")]) == 2
     assert "--out" in _one_error_line(capsys)
 
 
@@ -157,7 +157,7 @@ def test_paper_training_without_cuda_refuses(ws, capsys, tiny_cifar, monkeypatch
         build.main(
             ["--profile", "paper", "--retrain", "--data-dir", str(tiny_cifar), "--out", str(ws / "paper")]
         )
-        == 1
+        == 2
     )
     assert "CUDA" in _one_error_line(capsys)
 
@@ -171,7 +171,7 @@ def test_missing_dataset_offline_and_wrong_weights(ws, capsys, tmp_path, monkeyp
     monkeypatch.setattr(tv_utils, "download_and_extract_archive", offline)
     checkpoint = ws / "runs" / "smoke" / "baseline" / "checkpoint.pt"
     before = checkpoint.read_bytes()
-    assert _build(ws, "--retrain", "--data-dir", str(tmp_path / "nothing"), "--no-pdf") == 1
+    assert _build(ws, "--retrain", "--data-dir", str(tmp_path / "nothing"), "--no-pdf") == 2
     assert "cifar-100-python" in _one_error_line(capsys)
     assert checkpoint.read_bytes() == before  # a failed retrain leaves the finished run whole
 
@@ -185,7 +185,7 @@ def test_missing_dataset_offline_and_wrong_weights(ws, capsys, tmp_path, monkeyp
         "--data-dir",
         str(tiny_cifar),
     ]
-    assert _build(ws, *args, "--no-pdf") == 1
+    assert _build(ws, *args, "--no-pdf") == 2
     assert "wrong.pt" in _one_error_line(capsys)
 
 
@@ -234,7 +234,7 @@ def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_pat
 def test_a_device_that_is_not_here_is_one_clear_line(ws, capsys, tiny_cifar, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     for device, words in (("cuda", "no such CUDA device"), ("tpu:7", "not a device")):
-        assert _build(ws, "--retrain", "--device", device, "--data-dir", str(tiny_cifar), "--no-pdf") == 1
+        assert _build(ws, "--retrain", "--device", device, "--data-dir", str(tiny_cifar), "--no-pdf") == 2
         assert words in _one_error_line(capsys)
 
 
@@ -253,9 +253,9 @@ def test_precision_is_in_the_train_and_evaluate_keys(ws, capsys, tiny_cifar):
 def test_the_paper_refusal_estimates_hours_for_the_precision(ws, capsys, tiny_cifar, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     args = ["--profile", "paper", "--retrain", "--data-dir", str(tiny_cifar), "--out", str(ws / "paper")]
-    assert build.main([*args, "--precision", "fp32"]) == 1
+    assert build.main([*args, "--precision", "fp32"]) == 2
     fp32 = _one_error_line(capsys)
-    assert build.main([*args, "--precision", "bf16"]) == 1
+    assert build.main([*args, "--precision", "bf16"]) == 2
     bf16 = _one_error_line(capsys)
     assert "in fp32" in fp32 and "in bf16" in bf16 and fp32 != bf16
 
@@ -282,11 +282,11 @@ def test_freeze_takes_what_the_last_build_used_and_refuses_a_change_of_kind(ws, 
         == 0
     )
     capsys.readouterr()
-    assert build.main(["freeze", "--profile", "smoke", "--out", str(given)]) == 1
+    assert build.main(["freeze", "--profile", "smoke", "--out", str(given)]) == 2
     assert "--replace" in _one_error_line(capsys)
     frozen_history = json.loads((ws / "frozen" / "smoke" / "baseline" / "history.json").read_text())
     assert frozen_history["epochs"], "trained results were replaced by the given weights' empty history"
-    assert build.main(["freeze", "--profile", "smoke", "--out", str(given), "--dry-run"]) == 1
+    assert build.main(["freeze", "--profile", "smoke", "--out", str(given), "--dry-run"]) == 2
 
 
 def test_freeze_refuses_files_that_changed_since_the_build(ws, capsys, tiny_cifar):
@@ -296,7 +296,7 @@ def test_freeze_refuses_files_that_changed_since_the_build(ws, capsys, tiny_cifa
     history.write_bytes(kept + b" ")
     try:
         capsys.readouterr()
-        assert build.main(["freeze", "--profile", "smoke", "--out", str(ws / "out")]) == 1
+        assert build.main(["freeze", "--profile", "smoke", "--out", str(ws / "out")]) == 2
         assert "changed or vanished since the last build" in _one_error_line(capsys)
     finally:
         history.write_bytes(kept)
@@ -310,7 +310,7 @@ def test_a_deleted_frozen_history_is_refused_not_retrained(tmp_path, capsys, mon
     (frozen / "smoke" / "baseline" / "history.json").unlink()
     monkeypatch.setattr(build, "FROZEN", frozen)
     monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
-    assert build.main(["--profile", "smoke", "--out", str(tmp_path / "out"), "--no-pdf"]) == 1
+    assert build.main(["--profile", "smoke", "--out", str(tmp_path / "out"), "--no-pdf"]) == 2
     assert "incomplete" in (err := _one_error_line(capsys)) and "git checkout" in err
     assert not (tmp_path / "runs").exists()
 
@@ -329,10 +329,10 @@ def test_an_interrupted_training_is_resumed_even_with_frozen_results(tmp_path, m
 def test_weights_are_checked_for_both_models_before_any_work(ws, capsys, tiny_cifar, tmp_path):
     good = ws / "runs" / "smoke" / "baseline" / "checkpoint.pt"
     args = ["--data-dir", str(tiny_cifar), "--no-pdf", "--checkpoint-baseline", str(good)]
-    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path)) == 1
+    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path)) == 2
     captured = capsys.readouterr()
     assert "is a folder" in captured.err and "evaluate baseline" not in captured.out
-    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path / "missing.pt")) == 1
+    assert _build(ws, *args, "--checkpoint-cutmix", str(tmp_path / "missing.pt")) == 2
     assert "no such file" in _one_error_line(capsys)
 
 
@@ -364,6 +364,6 @@ def test_a_keys_folder_that_cannot_be_written_fails_before_any_output_changes(
     shutil.rmtree(out / ".keys")
     (out / ".keys").write_text("a file where the build keeps its keys")
     capsys.readouterr()
-    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 1
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 2
     assert ".keys" in _one_error_line(capsys)
     assert (out / "results.json").read_bytes() == before

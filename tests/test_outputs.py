@@ -25,7 +25,7 @@ def test_a_users_folder_is_refused_and_left_as_it_was(isolated, tmp_path, capsys
     (out / "figures").mkdir(parents=True)
     (out / "figures" / "my-plot.svg").write_text("mine")
     (out / "results.json").write_text("my results")
-    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 1
+    assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 2
     assert "not empty" in _error(capsys)
     assert (out / "figures" / "my-plot.svg").read_text() == "mine"
     assert (out / "results.json").read_text() == "my results"
@@ -38,7 +38,7 @@ def test_a_new_folder_is_marked_and_used_again_but_not_by_another_profile(isolat
     assert (out / MARKER).is_file() and (out / "site" / "index.html").is_file()
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
     capsys.readouterr()
-    assert build.main(["--profile", "cpu-study", "--out", str(out), "--no-pdf"]) == 1
+    assert build.main(["--profile", "cpu-study", "--out", str(out), "--no-pdf"]) == 2
     assert "profile 'smoke'" in _error(capsys)
 
 
@@ -64,7 +64,7 @@ def test_check_and_freeze_refuse_another_profiles_results(isolated, tmp_path, ca
     capsys.readouterr()
     assert build.main(["check", "--profile", "cpu-study", "--out", str(out), "--against", "frozen"]) == 2
     assert "holds the results of profile 'smoke'" in _error(capsys)
-    assert build.main(["freeze", "--profile", "cpu-study", "--out", str(out)]) == 1
+    assert build.main(["freeze", "--profile", "cpu-study", "--out", str(out)]) == 2
     assert "holds the results of profile 'smoke'" in _error(capsys)
     assert not (tmp_path / "frozen").exists()
 
@@ -79,6 +79,6 @@ def test_freeze_refuses_a_results_json_that_does_not_name_its_files(isolated, tm
     for files in ({"baseline": "x", "cutmix": "y"}, {"baseline": {}, "cutmix": {}}):
         (out / "results.json").write_text(json.dumps({**results, "files": files}))
         capsys.readouterr()
-        assert build.main(["freeze", "--profile", "smoke", "--out", str(out)]) == 1
+        assert build.main(["freeze", "--profile", "smoke", "--out", str(out)]) == 2
         assert "does not say which files it used" in _error(capsys)
     assert not (tmp_path / "frozen").exists()
