@@ -13,6 +13,7 @@ checkpoints or a bare state_dict, plain or in the kuangliu/pytorch-cifar layout.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch import nn
 
 from pipeline.config import RunConfig, config_diff, to_dict
 from pipeline.errors import StudyError
-from pipeline.files import atomic_path, write_json
+from pipeline.files import write_bytes, write_json
 from pipeline.model import WeightsError, load_weights
 
 FORMAT = 1  # bump when the layout below changes; older files are then refused, not misread
@@ -42,8 +43,11 @@ def save_checkpoint(path: Path, state: dict) -> None:
     missing = [k for k in KEYS if k not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks {', '.join(missing)}")
-    with atomic_path(path) as tmp:  # a kill mid-write leaves the previous checkpoint whole
-        torch.save(state, tmp)
+    # Serialised in memory first: torch.save reports a failed write (a full disk, a file size limit)
+    # as a RuntimeError without its errno, which write_bytes turns into one line naming the file.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getbuffer())  # atomically: a kill mid-write leaves the previous checkpoint whole
 
 
 def write_history(path: Path, provenance: dict, epochs: list[dict]) -> None:

@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the same folder, then a rename.
 
 An interrupted build (Ctrl-C, a crash, a full disk) then leaves either the old file or the new
-one, never half of one. Used by every stage that writes.
+one, never half of one. Used by every stage that writes; a full disk, a file size limit or a
+read-only folder met while writing becomes one line (OutputError) naming the output.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import glob
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline.errors import StudyError
-
-
-class OutputError(StudyError, OSError):
-    """An output folder cannot be written; the message names it and the fix."""
+from pipeline.jsonfile import parse_json
+from pipeline.leftovers import temp_dir, temp_file
+from pipeline.outputerror import ELSEWHERE, OutputError, failures_named, write_failed
 
 
 def ensure_writable(folder: Path) -> Path:
@@ -54,7 +52,7 @@ def claim_folder(folder: Path, profile: str, adopt: bool = False) -> Path:
     marker = folder / MARKER
     if marker.exists():
         try:
-            made_for = json.loads(marker.read_text(encoding="utf-8")).get("profile")
+            made_for = parse_json(marker.read_bytes()).get("profile")
         except (OSError, ValueError, AttributeError):
             made_for = None
         if made_for != profile:
@@ -72,32 +70,30 @@ def claim_folder(folder: Path, profile: str, adopt: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on failure it is removed."""
+def atomic_path(path: Path, elsewhere: str = ELSEWHERE) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path`, on failure it is removed.
+
+    A failure to write for want of room or permission is one line (write_failed), ending in the
+    fix `elsewhere`.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file(path.parent, path.name)
     except OSError as exc:
-        raise _unwritable(path, exc) from None
+        raise write_failed(path, exc, elsewhere) from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); outputs get the usual mode
     try:
-        yield Path(tmp)
+        with failures_named(path, Path(tmp), elsewhere):
+            yield Path(tmp)
         try:
             os.replace(tmp, path)
         except OSError as exc:
-            raise _unwritable(path, exc) from None
+            raise write_failed(path, exc, elsewhere) from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _unwritable(path: Path, exc: OSError) -> OutputError:
-    return OutputError(
-        f"cannot write {path} ({exc.strerror or type(exc).__name__}): make {path.parent} a writable folder, "
-        "or choose another with --out"
-    )
 
 
 def _umask() -> int:
@@ -106,8 +102,8 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+def write_bytes(path: Path, data: bytes, elsewhere: str = ELSEWHERE) -> None:
+    with atomic_path(path, elsewhere) as tmp:
         tmp.write_bytes(data)
 
 
@@ -140,47 +136,58 @@ def exchange(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: Path) -> Iterator[Path]:
+def atomic_dir(path: Path, elsewhere: str = ELSEWHERE) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; on success it takes `path`'s place as a whole.
 
     At every instant `path` is the complete old folder or the complete new one: the two are
     swapped in one step (exchange), and only where the system cannot do that in two renames, with
-    the old one kept aside as .<name>.old until the new one is in. A kill leaves at most a
-    temporary folder beside it, which clean_leftovers removes on the next build.
+    the old one kept aside in a second temporary folder until the new one is in. A kill leaves at
+    most temporary folders beside it, which clean_leftovers (pipeline/leftovers.py) removes later.
+    A failed write in the folder is one line naming the file in `path`, as atomic_path's.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        tmp = temp_dir(path.parent, path.name)
     except OSError as exc:
-        raise _unwritable(path, exc) from None
+        raise write_failed(path, exc, elsewhere) from None
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a published site must be readable
     try:
-        yield tmp
-        if not path.exists():
-            os.rename(tmp, path)
-        elif not exchange(tmp, path):  # tmp now holds the old folder, removed below
-            old = path.parent / f".{path.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+        with failures_named(path, tmp, elsewhere):
+            yield tmp
+        try:
+            _swap_in(tmp, path)
+        except OSError as exc:
+            raise write_failed(path, exc, elsewhere) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def clean_leftovers(folder: Path, names: Iterable[str]) -> list[Path]:
-    """Remove what a killed build left beside its outputs: .<name>.<random> (atomic_dir),
-    .<name>.<random>.tmp (atomic_path) and .<name>.old, for the given output names only."""
-    removed = []
-    for name in names:
-        for leftover in Path(folder).glob(f".{glob.escape(name)}.*"):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-            removed.append(leftover)
-    return removed
+@contextlib.contextmanager
+def scratch_dir(folder: Path, name: str, elsewhere: str = ELSEWHERE) -> Iterator[Path]:
+    """Yield a temporary working folder in `folder`, removed afterwards (clean_leftovers(folder,
+    [name]) removes one a kill left); a failed write in it is one line naming `folder`."""
+    folder = Path(folder)
+    try:
+        tmp = temp_dir(folder, name)
+    except OSError as exc:
+        raise write_failed(folder, exc, elsewhere) from None
+    try:
+        with failures_named(folder, tmp, elsewhere):
+            yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Put the folder `tmp` in `path`'s place; an old `path` ends in `tmp` or is removed."""
+    if not path.exists():
+        os.rename(tmp, path)
+    elif not exchange(tmp, path):  # tmp now holds the old folder, which atomic_dir removes
+        old = temp_dir(path.parent, path.name)  # empty: a folder may be renamed onto it (rename(2))
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -190,7 +197,11 @@ def folder_lock(folder: Path, say: Callable[[str], object]) -> Iterator[None]:
     A second build of the same folder waits, and says so, instead of interleaving its writes.
     """
     lock = Path(folder) / ".lock"
-    with open(lock, "a+") as f:
+    try:
+        f = open(lock, "a+")
+    except OSError as exc:
+        raise write_failed(lock, exc) from None
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

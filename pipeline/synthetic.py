@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data import FOLDER, SYNTHETIC_MARKER
+from pipeline.files import write_bytes, write_text
 
 _HUES = np.array(
     [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
@@ -71,7 +72,6 @@ def write_synthetic(root: Path, n_train: int = 50_000, n_test: int = 10_000, see
     """Write root/cifar-100-python/{train,test,meta,SYNTHETIC}; classes balanced and in random order."""
     rng = np.random.default_rng(seed)
     folder = Path(root) / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     entries = {
         "train": _entry(rng.permutation(np.arange(n_train) % 100), "train", rng),
         "test": _entry(rng.permutation(np.arange(n_test) % 100), "test", rng),
@@ -81,10 +81,8 @@ def write_synthetic(root: Path, n_train: int = 50_000, n_test: int = 10_000, see
         },
     }
     for name, entry in entries.items():
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(pickle.dumps(entry, protocol=2))
-        tmp.replace(folder / name)
-    (folder / SYNTHETIC_MARKER).write_text(
-        "synthetic stand-in for CIFAR-100, written by pipeline/synthetic.py\n"
+        write_bytes(folder / name, pickle.dumps(entry, protocol=2))
+    write_text(
+        folder / SYNTHETIC_MARKER, "synthetic stand-in for CIFAR-100, written by pipeline/synthetic.py\n"
     )
     return folder

@@ -4,14 +4,18 @@ one folder take turns."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
+
+import pytest
 
 from pipeline.files import atomic_dir, folder_lock
 
@@ -139,3 +143,202 @@ def test_outputs_get_the_usual_mode(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+# ----------------------------------------------------------------------------- leftovers
+
+
+KILLED_WRITE = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from pipeline.files import atomic_dir, atomic_path
+    out = Path(sys.argv[1])
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text("half")
+        with atomic_dir(out / "site") as folder:
+            (folder / "index.html").write_text("half")
+            os._exit(137)  # like kill -9: no clean-up runs
+    """
+)
+
+
+def test_what_a_killed_write_left_is_removed_by_the_next_clean_up(tmp_path):
+    import build
+    from pipeline.leftovers import clean_leftovers
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITE, str(tmp_path)], env=env, capture_output=True)
+    assert done.returncode == 137, done.stderr
+    left = sorted(tmp_path.iterdir())
+    assert [p.name.split(".")[1] for p in left] == ["results", "site"], left
+    assert clean_leftovers(tmp_path, build.OUTPUT_NAMES) == left
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_users_dot_files_beside_the_outputs_survive_the_clean_up(tmp_path):
+    from pipeline.leftovers import clean_leftovers, temp_dir, temp_file
+
+    (tmp_path / ".site.my-backup").mkdir()
+    (tmp_path / ".site.my-backup" / "index.html").write_text("mine")
+    (tmp_path / ".site.old").mkdir()
+    (tmp_path / ".site.abcdefgh").mkdir()  # tempfile's random form, without the build's suffix
+    for name in (".report.pdf.v1", ".site.old-notes", ".results.json.tmp", ".site.abcdefgh.build-tmp.bak"):
+        (tmp_path / name).write_text("mine")
+    mine = sorted(p.name for p in tmp_path.iterdir())
+    fd, made = temp_file(tmp_path, "report.pdf")
+    os.close(fd)
+    leftovers = sorted([Path(made), temp_dir(tmp_path, "site")])
+    assert clean_leftovers(tmp_path, ["site", "report.pdf", "results.json"]) == leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == mine
+    assert (tmp_path / ".site.my-backup" / "index.html").read_text() == "mine"
+
+
+def test_the_two_rename_swap_keeps_the_old_folder_aside_under_a_temporary_name(tmp_path, monkeypatch):
+    """Where the system cannot swap in one step; a user's .site.old beside it is not the build's."""
+    from pipeline import files
+
+    monkeypatch.setattr(files, "exchange", lambda a, b: False)
+    (tmp_path / ".site.old").mkdir()
+    (tmp_path / ".site.old" / "notes.txt").write_text("mine")
+    with atomic_dir(tmp_path / "site") as tmp:
+        (tmp / "index.html").write_text("old")
+    with atomic_dir(tmp_path / "site") as tmp:
+        (tmp / "index.html").write_text("new")
+    assert (tmp_path / "site" / "index.html").read_text() == "new"
+    assert (tmp_path / ".site.old" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.old", "site"]
+
+
+# ----------------------------------------------------------------------------- failed writes
+
+
+def test_a_full_disk_names_the_output_and_the_fix_and_keeps_the_old_file(tmp_path):
+    from pipeline.files import OutputError, atomic_path
+
+    target = tmp_path / "report.pdf"
+    target.write_bytes(b"old")
+    with pytest.raises(OutputError) as caught, atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert (
+        str(caught.value) == f"no space left on device writing {target}: free space or choose another --out"
+    )
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_failed_write_inside_a_folder_names_the_output_not_the_temporary(tmp_path, monkeypatch):
+    from pipeline.files import OutputError, write_json
+
+    def full(self, data):
+        raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OutputError, match="^disk quota exceeded writing (.*)$") as caught:
+        with atomic_dir(tmp_path / "site") as tmp:
+            write_json(tmp / "data" / "results.json", {})
+    assert str(tmp_path / "site" / "data" / "results.json") in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_that_is_not_a_failed_write_passes_unchanged(tmp_path):
+    unreadable = PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "input.npz"))
+    for error in (unreadable, FileNotFoundError(errno.ENOENT, "no such file", "x"), ValueError("a bug")):
+        with pytest.raises(type(error)) as caught, atomic_dir(tmp_path / "site"):
+            raise error
+        assert caught.value is error
+    assert list(tmp_path.iterdir()) == []
+
+
+def _file_size_limit(limit: int):
+    """For preexec_fn: `ulimit -f`; Python ignores SIGXFSZ, so a longer write fails with EFBIG."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+LIMIT = 64 * 1024
+LIMITED_WRITE = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from pipeline.errors import StudyError
+    out, big = Path(sys.argv[1]), os.urandom(4 * 64 * 1024)  # incompressible: eval.npz stays big
+    try:
+        exec(sys.argv[2])
+    except StudyError as exc:
+        print(f"build.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    """
+)
+WRITERS = {  # the file each writes, the path its error names (a folder's: the system does not say which file)
+    "write_bytes": (
+        "report.pdf",
+        "report.pdf",
+        "from pipeline.files import write_bytes; write_bytes(out / 'report.pdf', big)",
+    ),
+    "write_json": (
+        "history.json",
+        "history.json",
+        "from pipeline.files import write_json; write_json(out / 'history.json', [big.hex()])",
+    ),
+    "save_eval": (
+        "eval.npz",
+        "eval.npz",
+        "import numpy as np; from pipeline.evalfile import save_eval; "
+        "save_eval(out / 'eval.npz', {'logits': np.frombuffer(big, np.uint8)})",
+    ),
+    "atomic_dir": (
+        "site/index.html",
+        "site",
+        "from pipeline.files import atomic_dir\n"
+        "with atomic_dir(out / 'site') as tmp:\n    (tmp / 'index.html').write_bytes(big)",
+    ),
+    "write_synthetic": (
+        "cifar-100-python/train",
+        "cifar-100-python/train",
+        "from pipeline.synthetic import write_synthetic; write_synthetic(out, n_train=100, n_test=100)",
+    ),
+}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_write_over_the_file_size_limit_is_one_line_and_keeps_the_old_output(tmp_path, writer):
+    output, named, code = WRITERS[writer]
+    (tmp_path / output).parent.mkdir(exist_ok=True)
+    (tmp_path / output).write_bytes(b"old")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", LIMITED_WRITE, str(tmp_path), code],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_file_size_limit(LIMIT),
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == (
+        f"build.py: error: file size limit exceeded writing {tmp_path / named}: "
+        "raise the limit (ulimit -f) or choose another --out"
+    )
+    assert (tmp_path / output).read_bytes() == b"old"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no temporary left
+
+
+def test_a_build_over_the_file_size_limit_is_one_line_and_leaves_the_outputs_whole(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "build.py", "--profile", "smoke", "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.parts[-1] != ".lock"}
+    before = {p: data for p, data in before.items() if ".keys" not in p.parts}  # dropped below
+    pdf = len(before[out / "report.pdf"])
+    limit = 1 + max(len(data) for p, data in before.items() if p.name != "report.pdf")
+    assert pdf > limit, "the PDF is no longer the largest output: give this test another way to fail"
+    shutil.rmtree(out / ".keys")  # every stage runs, and the PDF's write fails
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, preexec_fn=_file_size_limit(limit)
+    )
+    error = done.stderr.strip()
+    assert done.returncode != 0 and "Traceback" not in error and "\n" not in error, error
+    assert error.startswith("build.py: error: file size limit exceeded writing ") and "report.pdf" in error
+    assert {p: p.read_bytes() for p in before} == before
+    assert [p for p in out.rglob("*") if p.name.endswith(".build-tmp")] == []

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -103,7 +106,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def broken_save(obj, f):
-        Path(f).write_bytes(b"half a checkpoint")
+        f.write(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt.torch, "save", broken_save)
@@ -215,3 +218,30 @@ def test_provenance_fields():
     assert isinstance(prov["git_commit"], str) and prov["git_dirty"] in (True, False, None)
     assert prov["created"].endswith("+00:00")
     assert json.loads(json.dumps(prov)) == prov  # plain JSON types only
+
+
+LIMITED_SAVE = """
+import resource, sys
+import torch
+from pipeline.checkpoint import KEYS, save_checkpoint
+from pipeline.errors import StudyError
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))  # ulimit -f: writes past it fail (EFBIG)
+try:
+    save_checkpoint(sys.argv[1], dict.fromkeys(KEYS, 0) | {"model": {"w": torch.rand(100_000)}})
+except StudyError as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def test_a_checkpoint_over_the_file_size_limit_is_one_line_and_keeps_the_old_one(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"old")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", LIMITED_SAVE, str(path)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stderr == (
+        f"file size limit exceeded writing {path}: raise the limit (ulimit -f) or choose another --out\n"
+    ), done.stderr
+    assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
