@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shutil
 import signal
@@ -31,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.config import MODELS, PROFILES, AnalysisConfig, ConfigError, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
-from pipeline.files import atomic_dir, claim_folder, clean_leftovers, ensure_writable, folder_lock, write_json
+from pipeline.files import atomic_dir, claim_folder, ensure_writable, folder_lock, scratch_dir, write_json
+from pipeline.leftovers import clean_leftovers
 from pipeline.stages import ROOT, Key, Stage, file_digest
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ CODE = {
             "config.py",
             "analysis.py",
             "evalfile.py",
+            "npzfile.py",
+            "jsonfile.py",
             "historyfile.py",
             "scores.py",
             "cases.py",
@@ -90,7 +92,13 @@ CODE = {
         )
     ]
     + ["report/cases.py", "report/yamlfile.py"],
-    "check": ["report/claims.py", "report/yamlfile.py", "pipeline/evalfile.py"],
+    "check": [
+        "report/claims.py",
+        "report/yamlfile.py",
+        "pipeline/evalfile.py",
+        "pipeline/npzfile.py",
+        "pipeline/jsonfile.py",
+    ],
     "figures": [
         "report/figures.py",
         "report/figures_beyond.py",
@@ -111,6 +119,8 @@ CODE = {
         "report/claims.py",
         "report/yamlfile.py",
         "pipeline/evalfile.py",
+        "pipeline/npzfile.py",
+        "pipeline/jsonfile.py",
         "report/drawing.py",
         "report/differences.py",
         "pipeline/config.py",
@@ -126,7 +136,12 @@ STAGE_ENTRY = {
     "figures": ["report.figures"],
     "render": ["report.publish"],
 }
-SHAPES_NO_OUTPUT = ["pipeline/errors.py", "pipeline/files.py"]
+SHAPES_NO_OUTPUT = [
+    "pipeline/errors.py",
+    "pipeline/files.py",
+    "pipeline/leftovers.py",
+    "pipeline/outputerror.py",
+]
 
 
 OUTPUT_NAMES = (
@@ -360,10 +375,11 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
 def analyse_files(runs: dict[str, RunFiles], cfg: AnalysisConfig, profile: str) -> dict:
     """Read both runs' files and analyse them; the inputs' digests travel with the results."""
     from pipeline.analysis import analyse
-    from pipeline.evalfile import load_eval
+    from pipeline.evalfile import check_comparable, load_eval
     from pipeline.historyfile import load_history
 
     evals = {m: load_eval(r.eval) for m, r in runs.items()}
+    check_comparable(evals, {m: r.eval for m, r in runs.items()})
     history = {m: load_history(r.history) for m, r in runs.items()}
     milestones = list(run_config(profile, "baseline").train.milestones)
     results = analyse(evals["baseline"], evals["cutmix"], history, cfg, profile, milestones)
@@ -605,24 +621,28 @@ def freeze_into(
         moving = f"{len(moved)} claims would move" if old is not None else "no numbers are frozen yet"
         log(f"would freeze {origin}: {moving} (--dry-run: nothing written)")
         return
-    written = kept_files(target, old, results) | (extra or {})
-    with atomic_dir(target) as tmp:
-        for model in MODELS:
-            (tmp / model).mkdir()
-            shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
-            shutil.copy2(files[model]["history"], tmp / model / "history.json")
-            for kind, name in (("eval", "eval.npz"), ("history", "history.json")):
-                if file_digest(tmp / model / name) != results["inputs"][model][kind]:  # changed meanwhile
-                    raise ConfigError(
-                        f"{shown(files[model][kind])} changed while it was frozen: freeze again"
-                    )
-            write_json(tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz")))
-        write_json(
-            tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
-        )
-        for name, data in written.items():
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(data)
+    with folder_lock(ensure_writable(FROZEN), log):  # one freeze at a time: the clean-up takes no live folder
+        clean_leftovers(FROZEN, [args.profile])  # what a killed freeze left
+        written = kept_files(target, old, results) | (extra or {})
+        with atomic_dir(target, elsewhere="") as tmp:  # report/frozen/ has no other place
+            for model in MODELS:
+                (tmp / model).mkdir()
+                shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
+                shutil.copy2(files[model]["history"], tmp / model / "history.json")
+                for kind, name in (("eval", "eval.npz"), ("history", "history.json")):
+                    if file_digest(tmp / model / name) != results["inputs"][model][kind]:  # changed meanwhile
+                        raise ConfigError(
+                            f"{shown(files[model][kind])} changed while it was frozen: freeze again"
+                        )
+                write_json(
+                    tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz"))
+                )
+            write_json(
+                tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
+            )
+            for name, data in written.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
     log(f"froze {origin} into {shown(target)}" + (f"; {len(moved)} claims moved" if old is not None else ""))
 
 
@@ -656,16 +676,14 @@ def bundle(args) -> None:
 
 def import_archives(args) -> None:
     """Verify the results archives of GPU jobs (gpu/run.py) and freeze them, as freeze does."""
-    import tempfile
-
     from pipeline.jobimport import extract_runs, verified_archives
 
     archives = verified_archives([Path(t) for t in args.targets], args.profile)
     staging = ensure_writable(RUNS / args.profile)
     with folder_lock(staging, log):  # runs/<profile>/: one import or training at a time
         clean_leftovers(staging, ["import"])  # what a killed import left
-        with tempfile.TemporaryDirectory(dir=staging, prefix=".import.") as tmp:
-            files, extra = extract_runs(archives, Path(tmp), args.profile)
+        with scratch_dir(staging, "import", elsewhere="") as tmp:
+            files, extra = extract_runs(archives, tmp, args.profile)
             runs = {m: RunFiles(f["eval"], f["history"], source="imported") for m, f in files.items()}
             results = analyse_files(runs, analysis_config(), args.profile)
             origin = " and ".join(f"{'/'.join(a.models)} from {a.path}" for a in archives)
@@ -708,7 +726,7 @@ def gate_context(args, against: str) -> dict:
 
 def report_checks(rows: list[dict], args, against: str) -> int:
     """Print the rows (terminal or JSON), write the JUnit and Markdown files asked for; the exit status."""
-    from pipeline.files import write_text
+    from pipeline.outputfile import write_output_file
     from report.gate_output import (
         annotations,
         as_json,
@@ -722,9 +740,9 @@ def report_checks(rows: list[dict], args, against: str) -> int:
     title = f"claim check: {args.profile} against {against}"
     print(as_json(rows, gate_context(args, against)) if args.json else terminal(rows, verbose=args.verbose))
     if args.junit:
-        write_text(Path(args.junit), junit(rows, title))
+        write_output_file(Path(args.junit), junit(rows, title), "--junit")
     if args.markdown:
-        write_text(Path(args.markdown), markdown(rows, title))
+        write_output_file(Path(args.markdown), markdown(rows, title), "--markdown")
     if in_github_actions():
         frozen = FROZEN / args.profile / "results.json"
         for line in annotations(rows, [CLAIMS, frozen], ROOT):
@@ -754,33 +772,27 @@ def check(args) -> int:
 
 def results_at(rev: str, profile: str) -> tuple[dict, dict | None]:
     """The frozen results (and tolerances) of a profile at a git revision."""
-    import subprocess
-
-    if rev.startswith("-"):  # git would read it as an option (--output=FILE writes a file)
-        raise ConfigError(f"diff: {rev!r} is not a revision: name a commit, branch or tag")
-
-    def show(name: str) -> str | None:
-        done = subprocess.run(
-            ["git", "show", f"{rev}:report/frozen/{profile}/{name}"], cwd=ROOT, capture_output=True, text=True
-        )
-        return done.stdout if done.returncode == 0 else None
-
-    text = show("results.json")
-    if text is None:
-        raise ConfigError(
-            f"no frozen numbers of profile {profile} at revision {rev!r}: name a revision that has them"
-        )
+    from pipeline.jsonfile import parse_json
+    from pipeline.revision import commit_of, file_at
     from report.claims import validate_results
     from report.gate import validate_tolerances
 
-    where = f"report/frozen/{profile}/ at {rev}"
-    tolerances = show("tolerances.json")
-    try:
-        results, tolerances = json.loads(text), (json.loads(tolerances) if tolerances else None)
-    except ValueError:
+    commit, where = commit_of(ROOT, rev), f"report/frozen/{profile}/ at {rev}"
+
+    def parsed(name: str):
+        raw = file_at(ROOT, commit, f"report/frozen/{profile}/{name}")
+        try:
+            return None if raw is None else parse_json(raw)
+        except ValueError as exc:  # JSONInputError, or UnicodeDecodeError for bytes that are not UTF-8
+            raise ConfigError(
+                f"{where}: {name} is not readable JSON ({exc}): name another revision"
+            ) from None
+
+    results, tolerances = parsed("results.json"), parsed("tolerances.json")
+    if results is None:
         raise ConfigError(
-            f"{where}: results.json or tolerances.json is not JSON: name another revision"
-        ) from None
+            f"no frozen numbers of profile {profile} at revision {rev!r}: name a revision that has them"
+        )
     return validate_results(results, where), (validate_tolerances(tolerances, where) if tolerances else None)
 
 

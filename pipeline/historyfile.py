@@ -6,11 +6,11 @@ otherwise surface as a traceback far from the file, after results.json had been 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from pipeline.evalfile import EvalFileError, is_frozen
+from pipeline.jsonfile import JSONInputError, parse_json
 
 NUMBERS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")  # every row has these, finite
 
@@ -41,9 +41,11 @@ def load_history(path: str | Path) -> list[dict]:
     """The epoch rows of a history.json; an empty list for weights given without a history."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
+        doc = parse_json(path.read_bytes(), nonfinite=True)  # a NaN loss is named by _check_row
     except FileNotFoundError:
         raise _refuse(path, "no such file") from None
+    except JSONInputError as exc:
+        raise _refuse(path, f"not readable JSON ({exc})") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _refuse(path, f"not readable JSON ({type(exc).__name__})") from None
     epochs = doc.get("epochs") if isinstance(doc, dict) else None

@@ -18,6 +18,7 @@ import torch
 import torchvision
 
 from pipeline.config import RunConfig, config_hash, to_dict
+from pipeline.jsonfile import parse_json
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # A GPU-job bundle (pipeline/bundle.py) has no git: it records the commit it was made from here.
@@ -41,7 +42,7 @@ def git_state() -> tuple[str, bool | None]:
     In a bundle, the commit and state it was made from (SOURCE.json)."""
     if SOURCE.is_file():
         try:
-            source = json.loads(SOURCE.read_text(encoding="utf-8"))
+            source = parse_json(SOURCE.read_bytes())
             return str(source["git_commit"]), source.get("git_dirty")
         except (OSError, ValueError, KeyError, TypeError):
             return "unknown", None

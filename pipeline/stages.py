@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.files import write_json
+from pipeline.jsonfile import parse_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +109,7 @@ class Stage:
     def stored(self) -> dict | None:
         """The recorded key, or None when there is none or it is not one (a hand edit, a torn file)."""
         try:
-            old = json.loads(self.key_file.read_bytes().decode("utf-8"))
+            old = parse_json(self.key_file.read_bytes())
         except (OSError, ValueError):
             return None
         return old if isinstance(old, dict) else None

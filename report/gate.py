@@ -23,6 +23,7 @@ import json
 import math
 from pathlib import Path
 
+from pipeline.jsonfile import parse_json
 from report.claims import ClaimsError, allowed, claim_value, compare, identity_row
 
 SCHEMA = 1  # of the JSON rows and of tolerances.json
@@ -42,7 +43,7 @@ def load_tolerances(path: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = parse_json(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ClaimsError(f"{path} is unreadable ({exc}): restore it with git checkout") from None
     return validate_tolerances(doc, path)

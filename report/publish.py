@@ -10,12 +10,12 @@ laid out first, taking each figure when it gets there; the site is written once 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Protocol
 
 from pipeline.files import write_bytes
+from pipeline.jsonfile import parse_json
 from report.claims import ClaimsError, load_results
 from report.drawing import FIGURE_NAMES
 from report.render import CASES, CSS, PDF_NAME, TEMPLATES, build_context, render_html, render_pdf, write_site
@@ -49,7 +49,7 @@ class FigureFolder:
 def load_checks(path: Path) -> list[dict]:
     """checks.json: a list of rows, each with a claim and a verdict."""
     try:
-        rows = json.loads(path.read_bytes().decode("utf-8"))
+        rows = parse_json(path.read_bytes())
     except (OSError, UnicodeDecodeError, ValueError):
         rows = None
     if not isinstance(rows, list) or not all(
