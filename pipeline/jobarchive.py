@@ -19,7 +19,9 @@ from pathlib import Path
 from pipeline.config import MODELS, config_diff
 from pipeline.errors import StudyError
 from pipeline.files import write_bytes
+from pipeline.jsonfile import parse_json
 from pipeline.pack import bytes_digest, tar_bytes
+from pipeline.printable import printable
 
 SCHEMA = 1
 MODEL_FILES = ("eval.npz", "history.json", "provenance.json")
@@ -78,7 +80,7 @@ def _members(path: Path) -> dict[str, bytes]:
 
 def _manifest(path: Path, members: dict[str, bytes]) -> dict:
     try:
-        manifest = json.loads(members["manifest.json"])
+        manifest = parse_json(members["manifest.json"])
     except KeyError:
         raise ArchiveError(f"{path} has no manifest.json: it is not a results archive") from None
     except ValueError:
@@ -114,9 +116,10 @@ def check_finished(path: Path, manifest: dict, expected: dict[str, dict]) -> lis
     """The models of a finished job whose configs are `expected` ({model: to_dict(run config)});
     refuses a stopped or failed job, another profile's configs, and missing versions."""
     if manifest.get("status") != COMPLETE:
-        why = manifest.get("message") or "no reason recorded"
+        # The job's own words: printed escaped, so that none of them acts on the terminal.
+        why = printable(manifest.get("message") or "no reason recorded")
         raise ArchiveError(
-            f"{path}: the job did not finish ({manifest.get('status')}: {why}): see gpu/README.md"
+            f"{path}: the job did not finish ({printable(manifest.get('status'))}: {why}): see gpu/README.md"
         )
     versions = manifest.get("versions")
     if not isinstance(versions, dict) or not {"python", "torch"} <= set(versions):
@@ -141,7 +144,7 @@ def check_finished(path: Path, manifest: dict, expected: dict[str, dict]) -> lis
         diffs = config_diff(configs[model], expected[model])
         if diffs:
             raise ArchiveError(
-                f"{path}: {model} was trained with other settings than this profile's ({diffs[0]}): "
+                f"{path}: {model} was trained with other settings than this profile's ({printable(diffs[0])}): "
                 "bundle again with this build.py and rerun the job"
             )
     return models

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import MODELS, run_config, to_dict
-from pipeline.evalfile import EvalFileError, load_eval, provenance_of
+from pipeline.evalfile import EvalFileError, load_eval, pair_difference, provenance_of
 from pipeline.historyfile import load_history
 from pipeline.jobarchive import MODEL_FILES, ArchiveError, check_finished, read_archive
+from pipeline.printable import printable
 
 
 @dataclass
@@ -34,9 +35,8 @@ def verified_archives(paths: list[Path], profile: str) -> list[Archive]:
     for path in paths:
         manifest, members = read_archive(path)
         if manifest.get("profile") != profile:
-            raise ArchiveError(
-                f"{path} holds a {manifest.get('profile')!r} job: give --profile {manifest.get('profile')}"
-            )
+            held = printable(manifest.get("profile"))
+            raise ArchiveError(f"{path} holds a '{held}' job: give --profile {held}")
         models = check_finished(path, manifest, expected)
         for model in models:
             if model in seen:
@@ -53,14 +53,15 @@ def verified_archives(paths: list[Path], profile: str) -> list[Archive]:
     return archives
 
 
-def _check_run(archive: Archive, model: str, folder: Path, profile: str) -> None:
-    """The model's history has every epoch and its evaluation is sound and of this config."""
+def _check_run(archive: Archive, model: str, folder: Path, profile: str) -> dict:
+    """The model's eval arrays, once its history has every epoch and its evaluation is sound and of
+    this config."""
     cfg = run_config(profile, model)
     try:
         rows = load_history(folder / "history.json")
         arrays = load_eval(folder / "eval.npz")
     except EvalFileError as exc:
-        raise ArchiveError(f"{archive.path}: {str(exc).replace(str(folder), model)}") from None
+        raise ArchiveError(f"{archive.path}: {printable(str(exc).replace(str(folder), model))}") from None
     if len(rows) != cfg.train.epochs:
         raise ArchiveError(
             f"{archive.path}: {model} has {len(rows)} of {cfg.train.epochs} epochs: rerun the job to the end"
@@ -72,6 +73,18 @@ def _check_run(archive: Archive, model: str, folder: Path, profile: str) -> None
         raise ArchiveError(
             f"{archive.path}: {model} was trained on {prov.get('data_source')!r} data: the paper's results "
             "need CIFAR-100 (bundle without --synthetic)"
+        )
+    return arrays
+
+
+def _check_pair(archives: list[Archive], evals: dict[str, dict]) -> None:
+    """Both models were evaluated on the same test images, labels, classes and data."""
+    why = pair_difference({m: evals[m] for m in MODELS})
+    if why is not None:
+        held = " and ".join(str(a.path) for a in archives)
+        raise ArchiveError(
+            f"{held}: the models' evaluations cannot be compared ({printable(why)}): "
+            "rerun the jobs of one bundle (python build.py bundle)"
         )
 
 
@@ -86,7 +99,7 @@ def job_record(archive: Archive) -> dict[str, bytes]:
 def extract_runs(archives: list[Archive], folder: Path, profile: str) -> tuple[dict, dict[str, bytes]]:
     """({model: {"eval": path, "history": path}}, job records) with each model's files written under
     folder/<model>/ and checked."""
-    files, extra = {}, {}
+    files, extra, evals = {}, {}, {}
     for archive in archives:
         for model in archive.models:
             (folder / model).mkdir(parents=True)
@@ -96,7 +109,8 @@ def extract_runs(archives: list[Archive], folder: Path, profile: str) -> tuple[d
                         f"{archive.path}: {model}/{name} is missing: the job did not finish it"
                     )
                 (folder / model / name).write_bytes(archive.members[f"{model}/{name}"])
-            _check_run(archive, model, folder / model, profile)
+            evals[model] = _check_run(archive, model, folder / model, profile)
             files[model] = {"eval": folder / model / "eval.npz", "history": folder / model / "history.json"}
         extra |= job_record(archive)
+    _check_pair(archives, evals)
     return files, extra

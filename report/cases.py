@@ -14,6 +14,10 @@ from report.yamlfile import load_yaml
 
 TEST_IMAGES = 10_000
 FIELDS = ("hypothesis", "gradcam", "lesson")  # what report/context.py reads of an entry
+# Figures 2 and 3 show every case as a panel in one row of the text width (report/figures.py): at
+# 10 cases a Grad-CAM panel is 0.42 in (11 mm) wide, and from 41 on there is no room for them at all.
+MAX_CASES = 10
+MAX_TEXT = 1000  # characters of one field, printed in a table cell; the study's longest is under 300
 
 
 class CasesError(StudyError, ValueError):
@@ -23,11 +27,17 @@ class CasesError(StudyError, ValueError):
 def read_cases(path: Path) -> dict[int, dict]:
     """{test ID: entry} in the file's order, each entry a dict (a bare string is its hypothesis).
 
-    Refuses IDs outside 0–9999 and entries that are neither text nor a mapping with text values.
+    Refuses IDs outside 0–9999, entries that are neither text nor a mapping with text values, more
+    than MAX_CASES cases and a text longer than MAX_TEXT.
     """
     doc = load_yaml(path, CasesError)
     if not isinstance(doc, dict) or not doc:
         raise CasesError(f"{path}: expected a mapping of test IDs to hypotheses: fix the file's structure")
+    if len(doc) > MAX_CASES:
+        raise CasesError(
+            f"{path} lists {len(doc)} cases, over the limit of {MAX_CASES} the figures have room for: "
+            "keep the ones the report discusses"
+        )
     cases = {}
     for key, entry in doc.items():
         if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < TEST_IMAGES:
@@ -41,6 +51,12 @@ def read_cases(path: Path) -> dict[int, dict]:
         if unknown:
             raise CasesError(
                 f"{path}: case {key} has unknown field {unknown[0]!r}: use only {', '.join(FIELDS)}"
+            )
+        long = next((k for k, v in entry.items() if v and len(v) > MAX_TEXT), None)
+        if long is not None:
+            raise CasesError(
+                f"{path}: case {key}'s {long} is {len(entry[long]):,} characters, over the limit of "
+                f"{MAX_TEXT}: shorten it"
             )
         cases[key] = entry
     return cases

@@ -8,13 +8,14 @@ verdict) for `build.py check` and the report's appendix. Pure functions except t
 
 from __future__ import annotations
 
-import json
 import math
 import operator
+import re
 from pathlib import Path
 
 from pipeline.errors import StudyError
 from pipeline.evalfile import is_frozen
+from pipeline.jsonfile import parse_json
 from report.yamlfile import load_yaml
 
 OPS = {
@@ -37,7 +38,7 @@ class ClaimsError(StudyError, ValueError):
 def load_results(path: Path) -> dict:
     """results.json, checked for the shape every reader relies on (claims of {value, unit})."""
     try:
-        doc = json.loads(Path(path).read_bytes().decode("utf-8"))
+        doc = parse_json(Path(path).read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise ClaimsError(f"{path} is unreadable ({reason}): {_results_fix(path)}") from None
@@ -56,7 +57,29 @@ def validate_results(doc, path: Path | str) -> dict:
             raise ClaimsError(f"{path}: '{key}' is not a {kind.__name__}: {_results_fix(path)}")
     if not all(isinstance(i, dict) and "name" in i for i in doc.get("identities", [])):
         raise ClaimsError(f"{path}: an identity has no name: {_results_fix(path)}")
+    for name, entry in claims.items():
+        if not _in_range(entry["value"]):
+            raise ClaimsError(
+                f"{path}: claim {name} has value {_shown(entry['value'])}, not a finite number: "
+                f"{_results_fix(path)}"
+            )
     return doc
+
+
+def _in_range(x) -> bool:
+    """False for a number the checks cannot compute with: NaN, an infinity, or an integer beyond
+    float's range (float(10**400) raises OverflowError); True for anything else."""
+    if not _numeric(x):
+        return True
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
+def _shown(x) -> str:
+    """A value for a message; an integer of hundreds of digits by its size (str() refuses past 4,300)."""
+    return f"an integer of {x.bit_length()} bits" if isinstance(x, int) and x.bit_length() > 64 else repr(x)
 
 
 def _results_fix(path: Path) -> str:
@@ -82,6 +105,28 @@ def _is_amount(text: str) -> bool:
     return math.isfinite(value) and value >= 0
 
 
+def _condition_ok(cond) -> bool:
+    """[claim, op, claim or number], the op one of OPS and a number finite."""
+    return (
+        isinstance(cond, list)
+        and len(cond) == 3
+        and isinstance(cond[1], str)
+        and cond[1] in OPS
+        and _in_range(cond[0])
+        and _in_range(cond[2])
+    )
+
+
+# Claim and predicate names are identifiers: they key results.json, print in the report and the
+# terminal, and name JUnit test cases, where a control character would make the XML invalid.
+CLAIM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or '_'"
+
+
+def is_claim_name(name) -> bool:
+    return isinstance(name, str) and CLAIM_NAME.fullmatch(name) is not None
+
+
 def validate_claims(doc, path: Path) -> dict:
     """Every row has a claim name and a stated value; tolerances are numbers, "N%" or "exact"."""
     if not isinstance(doc, dict) or not isinstance(doc.get("claims"), list):
@@ -89,13 +134,22 @@ def validate_claims(doc, path: Path) -> dict:
     for i, row in enumerate(doc["claims"], 1):
         if not isinstance(row, dict) or "claim" not in row or "stated" not in row:
             raise ClaimsError(f"{path}: claims entry {i} needs 'claim' and 'stated': fix that entry")
-        if not isinstance(row["claim"], str) or not row["claim"]:
+        if not is_claim_name(row["claim"]):
             raise ClaimsError(
-                f"{path}: claims entry {i} names its claim {row['claim']!r}: use the claim's name"
+                f"{path}: claims entry {i} names its claim {row['claim']!r}: use the claim's name ({NAME_RULE})"
             )
         if not _tolerance_ok(row.get("tolerance")):
             raise ClaimsError(
                 f"{path}: claim {row['claim']} has tolerance {row['tolerance']!r}: use a number, 'N%' or 'exact'"
+            )
+        if not _in_range(row["stated"]):
+            raise ClaimsError(
+                f"{path}: claim {row['claim']} states {_shown(row['stated'])}, not a finite number: fix that entry"
+            )
+        if not isinstance(row.get("where", ""), str):
+            raise ClaimsError(
+                f"{path}: claim {row['claim']} has 'where' {row['where']!r}: use a text naming where the "
+                "report states it"
             )
     predicates = doc.get("predicates") or []
     if not isinstance(predicates, list):
@@ -104,12 +158,15 @@ def validate_claims(doc, path: Path) -> dict:
         raise ClaimsError(f"{path}: the ledger is empty, so every check would pass: list the study's claims")
     for i, pred in enumerate(predicates, 1):
         conds = pred.get("all") if isinstance(pred, dict) else None
-        if not conds or not all(isinstance(c, list) and len(c) == 3 and c[1] in OPS for c in conds):
+        if not conds or not all(_condition_ok(c) for c in conds):
             raise ClaimsError(
                 f"{path}: predicate {i} needs 'all': a list of [claim, op, value] with op in {' '.join(OPS)}"
+                " and finite numbers"
             )
         if not all(isinstance(pred.get(k), str) and pred[k] for k in ("name", "text")):
             raise ClaimsError(f"{path}: predicate {i} needs a 'name' and a 'text': fix that entry")
+        if not is_claim_name(pred["name"]):
+            raise ClaimsError(f"{path}: predicate {i} is named {pred['name']!r}: use a name of {NAME_RULE}")
     defaults = doc.get("default_tolerance") or {}
     if not isinstance(defaults, dict):
         raise ClaimsError(f"{path}: default_tolerance must map units to tolerances: fix the file's structure")

@@ -10,10 +10,12 @@ says so.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.config import AnalysisConfig, flatten, run_config, to_dict
 from pipeline.errors import StudyError
@@ -50,6 +52,10 @@ CUTMIX_SETTINGS = {"train.cutmix_prob", "train.cutmix_alpha", "train.label_smoot
 REPORT_YAML = Path(__file__).resolve().parent.parent / "assets" / "report.yaml"  # title, authors, keywords
 TEXT_FIELDS = ("title", "subtitle", "study", "subject")
 LIST_FIELDS = ("authors", "keywords")
+# The longest each field may be, in characters (and entries, for a list): room for what a title page,
+# an HTML <head> and a PDF's metadata show; far beyond it the page breaks and the build only slows.
+TEXT_LIMITS = {"title": 200, "subtitle": 300, "study": 200, "subject": 500}
+LIST_LIMITS = {"authors": (50, 200), "keywords": (30, 80)}  # (entries, characters of each)
 NAMES = {  # words with digits in them, kept out of the templates
     "dataset": "CIFAR-100",
     "model": "ResNet-18",
@@ -63,6 +69,14 @@ NAMES = {  # words with digits in them, kept out of the templates
 }
 REFERENCES_YAML = REPORT_YAML.parent / "references.yaml"  # the works cited, with the list's entries
 REFERENCE_FIELDS = ("cited", "authors", "year", "title", "venue", "url")
+REFERENCE_LIMITS = {"cited": 100, "authors": 1000, "year": 20, "title": 300, "venue": 300, "url": 500}
+# A reference links to the web or to a DOI, nothing else (a javascript: link would run in the page).
+# The DOI pattern is Crossref's, which matched 74.4M of the 74.9M DOIs it had seen (A. Gilmartin,
+# "DOIs and matching regular expressions", Crossref blog, 2015-08-11); a DOI is linked through the
+# https://doi.org/ resolver, as Crossref's DOI display guidelines recommend.
+WEB_LINK = re.compile(r"https?://[!-~]+", re.IGNORECASE)  # printable ASCII, no spaces
+DOI = re.compile(r"(?:doi:)?(10\.\d{4,9}/[-._;()/:A-Z0-9]+)", re.IGNORECASE)
+DOI_RESOLVER = "https://doi.org/"
 
 # (id, title, partial): the study's sections in its order, then the analyses beyond it.
 SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -497,10 +511,18 @@ def load_report_meta(path: Path = REPORT_YAML) -> dict:
     for key in TEXT_FIELDS:
         if not isinstance(doc.get(key), str) or not doc[key].strip():
             raise ReportMetaError(f"{path}: '{key}' must be a non-empty text: fix that field")
+        _within(path, f"'{key}'", doc[key], TEXT_LIMITS[key])
     for key in LIST_FIELDS:
         if not isinstance(doc.get(key), list) or not all(isinstance(x, str) and x for x in doc[key]):
             raise ReportMetaError(f"{path}: '{key}' must be a list of texts: fix that field")
-    unknown = sorted(set(doc) - set(TEXT_FIELDS + LIST_FIELDS))
+        most, longest = LIST_LIMITS[key]
+        if len(doc[key]) > most:
+            raise ReportMetaError(
+                f"{path}: '{key}' has {len(doc[key])} entries, over the limit of {most}: shorten the list"
+            )
+        for text in doc[key]:
+            _within(path, f"an entry of '{key}'", text, longest)
+    unknown = sorted(set(doc) - set(TEXT_FIELDS + LIST_FIELDS), key=str)  # keys may be numbers too
     if unknown:
         raise ReportMetaError(
             f"{path}: unknown field {unknown[0]!r}: use only {', '.join(TEXT_FIELDS + LIST_FIELDS)}"
@@ -522,7 +544,39 @@ def load_references(path: Path = REFERENCES_YAML) -> dict[str, dict]:
             raise ReportMetaError(
                 f"{path}: every field of entry {key!r} must be a non-empty text: fix that entry"
             )
+        for field, limit in REFERENCE_LIMITS.items():
+            _within(path, f"field '{field}' of entry {key!r}", entry[field], limit)
+        link = reference_link(entry["url"])
+        if link is None:
+            raise ReportMetaError(
+                f"{path}: entry {key!r} links to {entry['url']!r}, neither the web nor a DOI: give its "
+                "http(s) URL or its DOI (10.NNNN/...)"
+            )
+        entry["url"] = link
     return doc
+
+
+def reference_link(url: str) -> str | None:
+    """The address a reference links to: an http(s) URL as it is, a DOI through its resolver;
+    None for anything else."""
+    if WEB_LINK.fullmatch(url) and _hostname(url):
+        return url
+    doi = DOI.fullmatch(url)
+    return DOI_RESOLVER + doi.group(1) if doi else None
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # urlsplit refuses an unbalanced IPv6 bracket
+        return None
+
+
+def _within(path: Path, field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise ReportMetaError(
+            f"{path}: {field} is {len(text):,} characters, over the limit of {limit}: shorten it"
+        )
 
 
 def description(results: dict, meta: dict) -> str:

@@ -16,6 +16,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from pipeline.printable import printable
 from report.claims import allowed
 
 VERDICTS = ("fail", "missing", "pass", "skip")
@@ -65,7 +66,7 @@ def _cell(x) -> str:
         return "—"
     if isinstance(x, float):
         return "nan" if math.isnan(x) else f"{x:.6g}"
-    return str(x)
+    return printable(x)  # a value of a results.json made elsewhere: shown, never acting on the terminal
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -100,12 +101,12 @@ COLUMNS = ("claim", "expected", "measured", "difference", "tolerance", "where")
 def _cells(r: dict) -> tuple[str, ...]:
     tol = absolute_tolerance(r)
     return (
-        r["claim"],
+        printable(r["claim"]),
         _cell(r.get("stated")),
         _cell(r.get("measured")),
         _cell(r.get("difference")),
         "exact" if tol is None else f"±{tol:.4g}",
-        f"{r.get('where', '')}",
+        printable(r.get("where", "")),
     )
 
 
@@ -127,7 +128,8 @@ def _stacked(rows: list[dict], width: int) -> list[str]:
     """For a narrow terminal: the verdict and claim, then the numbers wrapped beneath."""
     out = []
     for r in rows:
-        out += textwrap.wrap(f"{r['verdict'].upper()}  {r['claim']}", width, break_on_hyphens=False)
+        heading = f"{r['verdict'].upper()}  {printable(r['claim'])}"
+        out += textwrap.wrap(heading, width, break_on_hyphens=False)
         details = ", ".join(f"{k} {v}" for k, v in zip(COLUMNS[1:], _cells(r)[1:], strict=True))
         out += textwrap.wrap(details, width, initial_indent="    ", subsequent_indent="    ")
     return out
@@ -158,27 +160,33 @@ def terminal(rows: list[dict], verbose: bool = False, width: int | None = None) 
 
 
 def junit(rows: list[dict], suite: str) -> str:
-    """JUnit XML: one testcase per claim, predicate, identity and table; failures carry the numbers."""
+    """JUnit XML: one testcase per claim, predicate, identity and table; failures carry the numbers.
+
+    Every text is escaped by `printable`: names and values may come from a results.json made
+    elsewhere, and XML 1.0 cannot hold a control character other than tab, CR and LF.
+    """
     c = counts(rows)
     root = ET.Element("testsuites", name="claim checks")
     ts = ET.SubElement(
         root,
         "testsuite",
-        name=suite,
+        name=printable(suite),
         tests=str(len(rows)),
         failures=str(c["fail"]),
         errors=str(c["missing"]),
         skipped=str(c["skip"]),
     )
     for r in rows:
-        case = ET.SubElement(ts, "testcase", classname=f"claims.{row_type(r)}", name=r["claim"])
+        name = printable(r["claim"])
+        case = ET.SubElement(ts, "testcase", classname=printable(f"claims.{row_type(r)}"), name=name)
         detail = " ".join(f"{k}={v}" for k, v in zip(COLUMNS[1:], _cells(r)[1:], strict=True))
         if r["verdict"] == "fail":
-            ET.SubElement(case, "failure", message=_summary_line(r), type="ClaimMoved").text = detail
+            message = printable(_summary_line(r))
+            ET.SubElement(case, "failure", message=message, type="ClaimMoved").text = printable(detail)
         elif r["verdict"] == "missing":
-            ET.SubElement(case, "error", message=f"{r['claim']} is missing from the results", type="Missing")
+            ET.SubElement(case, "error", message=f"{name} is missing from the results", type="Missing")
         elif r["verdict"] == "skip":
-            ET.SubElement(case, "skipped", message=r.get("mode", "not compared"))
+            ET.SubElement(case, "skipped", message=printable(r.get("mode", "not compared")))
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 

@@ -18,14 +18,24 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urljoin
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 
+from pipeline.errors import StudyError
 from pipeline.files import atomic_dir, write_bytes
-from report.context import build_context
+from report.context import REFERENCES_YAML, build_context
 from report.filters import FILTERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +60,35 @@ def environment(template_dir: str | os.PathLike = TEMPLATES) -> Environment:
     return env
 
 
+class RenderError(StudyError, ValueError):
+    """A template or an asset of the site cannot make the report; the message names the file."""
+
+
 def render_html(context: Mapping, template_dir: str | os.PathLike = TEMPLATES) -> str:
     """The report's HTML (report.html) from a context made by `build_context`."""
-    return environment(template_dir).get_template("report.html").render(context)
+    if "refs" in context:
+        context = {**context, "refs": CitedWorks(context["refs"])}
+    try:
+        return environment(template_dir).get_template("report.html").render(context)
+    except TemplateSyntaxError as exc:
+        message = " ".join((exc.message or "syntax error").splitlines()).rstrip(".")
+        raise RenderError(
+            f"{exc.filename or exc.name}, line {exc.lineno}: {message}: fix the template"
+        ) from None
+    except TemplateNotFound as exc:
+        raise RenderError(
+            f"{template_dir} has no template {exc.name!r}: add it, or fix the name that includes it"
+        ) from None
+
+
+class CitedWorks(dict):
+    """references.yaml's entries, for the templates: citing a key it lacks is an error naming it."""
+
+    def __missing__(self, key):
+        raise RenderError(
+            f"{REFERENCES_YAML} has no entry {key!r}, which a template cites: add the entry, or fix "
+            "the citation"
+        )
 
 
 # --- files --------------------------------------------------------------------------------------
@@ -74,7 +110,7 @@ def write_site(
     target = Path(out_dir) / name
     with atomic_dir(target) as built:
         (built / "index.html").write_text(html, encoding="utf-8")
-        shutil.copyfile(css_path, built / "report.css")
+        (built / "report.css").write_bytes(site_css(css_path))
         shutil.copyfile(FAVICON, built / "favicon.svg")
         if pdf is not None:
             (built / PDF_NAME).write_bytes(pdf)
@@ -93,6 +129,52 @@ PDF_NAME = "report.pdf"  # the PDF's stable name inside the site
 # Where WeasyPrint believes the site to be: every file it asks for is served by `site_fetcher`, so
 # the PDF is made from memory, before the site is written, and never reads anything else.
 SITE_URL = "file:///report-site/"
+# The files of the site that its stylesheet may point at, relative to it; anything else is outside.
+CSS_MAY_USE = re.compile(r"favicon\.svg|figures/[A-Za-z0-9_-]+\.svg")
+URL_FUNCTIONS = ("url", "src", "image-set", "-webkit-image-set")  # CSS functions that take addresses
+
+
+def site_css(css_path: str | os.PathLike = CSS) -> bytes:
+    """The stylesheet's bytes, once every address in it (url(), @import, image-set()) is a data:
+    URL, a #fragment or a file of the site: a browser would fetch anything else from outside the
+    site, and the PDF cannot have it. Read by a CSS parser, so that escapes (u\\72l()) count too."""
+    import tinycss2  # WeasyPrint's own CSS parser
+
+    try:
+        data = Path(css_path).read_bytes()
+    except OSError as exc:
+        raise RenderError(f"{css_path} cannot be read ({exc.strerror}): restore the stylesheet") from None
+    rules, _ = tinycss2.parse_stylesheet_bytes(data, skip_comments=True)
+    for address in css_addresses(rules):
+        if not in_site(address):
+            raise RenderError(
+                f"{css_path}: url({address!r}) is outside the report's site: use a data: URL or a file "
+                "of the site (favicon.svg, figures/<name>.svg)"
+            )
+    return data
+
+
+def css_addresses(nodes) -> Iterator[str]:
+    """Every address in parsed CSS (tinycss2 nodes), nested blocks and at-rules included."""
+    for node in nodes or ():
+        if node.type == "url":
+            yield node.value
+        elif node.type == "function" and node.lower_name in URL_FUNCTIONS:
+            yield from (arg.value for arg in node.arguments if arg.type == "string")
+        elif node.type == "at-rule" and node.lower_at_keyword == "import":
+            yield from (token.value for token in node.prelude if token.type == "string")
+        for part in ("prelude", "content", "arguments"):
+            yield from css_addresses(getattr(node, part, None))
+
+
+def in_site(address: str) -> bool:
+    """Whether a stylesheet's address is a data: URL, a fragment, or a file of the site."""
+    if address.lower().startswith("data:") or address.startswith("#"):
+        return True
+    if ":" in address.split("/")[0] or address.startswith(("/", "\\")):  # a scheme or a root: not the site's
+        return False
+    resolved = urljoin(SITE_URL + "report.css", address)
+    return resolved.startswith(SITE_URL) and bool(CSS_MAY_USE.fullmatch(resolved.removeprefix(SITE_URL)))
 
 
 def site_fetcher(figure_svg: Callable[[str], str], css_path: str | os.PathLike = CSS):
@@ -108,7 +190,7 @@ def site_fetcher(figure_svg: Callable[[str], str], css_path: str | os.PathLike =
                 return super().fetch(url, headers)
             path = url.removeprefix(SITE_URL)
             if path == "report.css":
-                body, kind = Path(css_path).read_bytes(), "text/css"
+                body, kind = site_css(css_path), "text/css"
             elif path.startswith("figures/") and path.endswith(".svg"):
                 body, kind = (
                     figure_svg(path.removeprefix("figures/").removesuffix(".svg")).encode(),
@@ -130,6 +212,7 @@ def render_pdf(
     The figures come from `figure_svg(name)` when WeasyPrint reaches them, after it has parsed
     the HTML and applied the CSS: that much is done while they are still being drawn.
     """
+    site_css(css_path)  # before any work: a stylesheet that points outside the site is refused
     from weasyprint import HTML  # imported here: slow to import, and only the PDF needs it
 
     # The screen-only CSS (phone layout, scrolling tables) is not for print; WeasyPrint would warn on it.

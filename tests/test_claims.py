@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from report.cases import CasesError, load_case_ids, load_cases
+from report.cases import MAX_CASES, MAX_TEXT, CasesError, load_case_ids, load_cases
 from report.claims import ClaimsError, check_published, compare, load_claims
 from report.gate_output import exit_status
 
@@ -74,3 +75,55 @@ def test_cases_yaml(tmp_path):
         path.write_text(text)
         with pytest.raises(CasesError, match=match):
             load_cases(path)
+
+
+@pytest.mark.parametrize(
+    "name", ["a\x01b", "case.1\x1b[2J", "a\nb", "a\u202eb", "a b", "1st", "", 7], ids=repr
+)
+def test_a_claim_name_that_is_not_an_identifier_is_one_line(tmp_path, name):
+    path = tmp_path / "claims.yaml"
+    path.write_text(json.dumps({"claims": [{"claim": name, "stated": 1}]}))
+    with pytest.raises(ClaimsError, match="letters, digits") as err:
+        load_claims(path)
+    assert str(path) in str(err.value) and not any(c in str(err.value) for c in "\x01\x1b\n\u202e")
+
+
+def test_a_predicate_name_that_is_not_an_identifier_is_one_line(tmp_path):
+    path = tmp_path / "claims.yaml"
+    pred = {"name": "p\x01", "text": "a above 1", "all": [["a", ">", 1]]}
+    path.write_text(json.dumps({"claims": [{"claim": "a", "stated": 1}], "predicates": [pred]}))
+    with pytest.raises(ClaimsError, match=r"predicate 1 is named 'p\\x01'") as err:
+        load_claims(path)
+    assert "\x01" not in str(err.value)
+
+
+@pytest.mark.parametrize("n", [MAX_CASES + 1, 60, 200])
+def test_more_cases_than_the_figures_have_room_for_is_one_line_stating_the_limit(tmp_path, n):
+    path = tmp_path / "cases.yaml"
+    path.write_text("".join(f"{i}: case {i}\n" for i in range(n)))
+    with pytest.raises(CasesError, match=f"lists {n} cases, over the limit of {MAX_CASES}") as err:
+        load_case_ids(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_as_many_cases_as_the_limit_load_and_their_figures_draw(tmp_path):
+    from report import figures
+    from tests.fixtures.make_fixture import fixture_results, make_evals
+
+    path = tmp_path / "cases.yaml"
+    path.write_text("".join(f"{i}: case {i}\n" for i in range(MAX_CASES)))
+    assert load_case_ids(path) == tuple(range(MAX_CASES))
+    results = fixture_results()
+    shown = results["tables"]["cases"]
+    results["tables"]["cases"] = [shown[i % len(shown)] for i in range(MAX_CASES)]
+    evals = make_evals(results)
+    for draw in (figures.failure_cases, figures.gradcam_failures, figures.gradcam_compare):
+        draw(results, evals)
+
+
+@pytest.mark.parametrize("field", ["hypothesis", "gradcam", "lesson"])
+def test_a_case_text_over_its_limit_is_one_line(tmp_path, field):
+    path = tmp_path / "cases.yaml"
+    path.write_text(f"7: {{{field}: {'x' * (MAX_TEXT + 1)}}}\n")
+    with pytest.raises(CasesError, match=f"case 7's {field} is {MAX_TEXT + 1:,} characters, over the limit"):
+        load_cases(path)

@@ -159,8 +159,41 @@ def test_a_hand_edited_tolerances_file_is_one_line(tmp_path):
     from report.claims import ClaimsError
     from report.gate import load_tolerances
 
-    for tol in ('"lots"', "-1", "NaN", "Infinity", "true"):
+    for tol, why in (
+        ('"lots"', "claim a.b has tolerance"),
+        ("-1", "claim a.b has tolerance"),
+        ("true", "claim a.b has tolerance"),
+        ("NaN", "NaN is not a number JSON allows"),  # refused by the JSON reader, before the claim
+        ("Infinity", "Infinity is not a number JSON allows"),
+    ):
         path = tmp_path / "tolerances.json"
         path.write_text('{"claims": {"a.b": {"tolerance": ' + tol + "}}}")
-        with pytest.raises(ClaimsError, match="claim a.b has tolerance"):
+        with pytest.raises(ClaimsError, match=why):
             load_tolerances(path)
+
+
+def test_junit_stays_valid_xml_with_control_characters_in_names_and_values(tmp_path):
+    """results.json comes from elsewhere: its claim names and values may hold any character."""
+    import xml.etree.ElementTree as ET
+
+    hostile = frozen()
+    hostile["claims"]["a\x01b"] = {"value": "x\x1b[31m\ud800\uffff", "unit": "class"}
+    hostile["claims"]["case.1214.baseline_prediction"]["value"] = "cr\x00ab\x0c"
+    current = frozen()
+    current["identities"][0] |= {"name": "w\x02", "holds": False}
+    rows = check_against_frozen(current, hostile, CLAIMS)
+    path = tmp_path / "claims.xml"
+    path.write_text(junit(rows, "claim\x07check"), encoding="utf-8")
+    ET.parse(path)
+    cases = {case.name: case for suite in junitparser.JUnitXml.fromfile(str(path)) for case in suite}
+    assert {"a\\x01b", "case.1214.baseline_prediction", "w\\x02"} <= set(cases)
+    assert "expected cr\\x00ab\\x0c" in cases["case.1214.baseline_prediction"].result[0].message
+    assert "a\\x01b is missing" in cases["a\\x01b"].result[0].message
+
+
+@pytest.mark.parametrize("width", [200, 30])
+def test_the_terminal_table_shows_control_characters_of_a_results_json_escaped(width):
+    hostile = frozen()
+    hostile["claims"]["a\x1b[2Jb"] = {"value": "x\x1b]0;t\x07\ny", "unit": "class"}
+    text = terminal(check_against_frozen(frozen(), hostile, CLAIMS), verbose=True, width=width)
+    assert "a\\x1b[2Jb" in text.replace("\n", "") and not any(c in text for c in "\x1b\x07")

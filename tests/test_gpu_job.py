@@ -372,6 +372,19 @@ def _short_history(manifest, members):
     manifest["files"]["cutmix/history.json"] = pack.bytes_digest(members["cutmix/history.json"])
 
 
+def _other_test_images(manifest, members):
+    """cutmix evaluated on another last test image: each file sound, the pair not comparable."""
+    with np.load(io.BytesIO(members["cutmix/eval.npz"]), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["test_ids"][-1] += 1  # IDs of a 300-image test set: the next one is a valid test ID
+    kept = np.isin(arrays["shown_ids"], arrays["test_ids"])
+    arrays["shown_ids"], arrays["shown_images"] = arrays["shown_ids"][kept], arrays["shown_images"][kept]
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    members["cutmix/eval.npz"] = buffer.getvalue()
+    manifest["files"]["cutmix/eval.npz"] = pack.bytes_digest(members["cutmix/eval.npz"])
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -380,6 +393,7 @@ def _short_history(manifest, members):
         (_other_config, "other settings than this profile's (train.epochs"),
         (_one_model, "no archive holds cutmix"),
         (_short_history, "cutmix has 1 of 2 epochs"),
+        (_other_test_images, "the models' evaluations cannot be compared (test_ids differ first at"),
     ],
 )
 def test_import_refuses_an_archive_it_cannot_trust_in_one_line(ws, tmp_path, capsys, change, says):
@@ -426,3 +440,35 @@ def test_arbitrary_bytes_as_an_archive_are_one_clear_error(tmp_path, data):
     path.write_bytes(data)
     with pytest.raises(jobarchive.ArchiveError):
         jobarchive.read_archive(path)
+
+
+def _hostile_archive(path: Path, **manifest) -> Path:
+    jobarchive.write_archive(path, {"profile": "smoke", "status": "failed", **manifest}, {})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("manifest", "shown"),
+    [
+        ({"message": "\x1b[31mred\nfake line"}, "(failed: \\x1b[31mred\\nfake line)"),
+        ({"status": "\x1b]0;title\x07", "message": "a\u202eb\rc"}, "(\\x1b]0;title\\x07: a\\u202eb\\rc)"),
+        ({"profile": "x\x1b[2J\ny"}, "holds a 'x\\x1b[2J\\ny' job: give --profile x\\x1b[2J\\ny"),
+    ],
+    ids=["message", "status", "profile"],
+)
+def test_an_archives_own_text_is_printed_escaped_on_one_line(tmp_path, capsys, manifest, shown):
+    bad = _hostile_archive(tmp_path / "results-smoke.tar", **manifest)
+    assert build.main(["import", str(bad), "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and shown in err
+    assert not any(c in err[:-1] for c in "\x1b\r\x07\u202e\n")
+
+
+def test_printable_escapes_controls_bidi_and_what_xml_forbids_and_keeps_the_rest():
+    from pipeline.printable import printable
+
+    assert printable("\x00\x1f\x7f\x85\u2028\u202a\u2069\ud800\ufffe") == (
+        "\\x00\\x1f\\x7f\\x85\\u2028\\u202a\\u2069\\ud800\\ufffe"
+    )
+    assert printable("CIFAR-100 · λ − 0.5 é \\ ok") == "CIFAR-100 · λ − 0.5 é \\ ok"
+    assert printable(None) == "None"

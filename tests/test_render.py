@@ -7,11 +7,21 @@ import difflib
 import html as html_lib
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from report.render import CASES, CSS, build_context, render_html, write_pdf, write_site
+from report.render import (
+    CASES,
+    CSS,
+    TEMPLATES,
+    RenderError,
+    build_context,
+    render_html,
+    write_pdf,
+    write_site,
+)
 from tests.fixtures.make_fixture import fixture_checks, fixture_results, fixture_svgs
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -259,3 +269,84 @@ def test_a_report_that_is_not_the_studys_names_its_profile_in_its_title():
     assert "<title>Stress-Testing Convolutional Neural Networks (cpu-study profile)</title>" in html
     assert '<span class="profile-tag">(cpu-study profile)</span></h1>' in html  # h1 feeds the running header
     assert "(paper profile)" not in fixture_html()
+
+
+# --- templates and assets that cannot make the report -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def context() -> dict:
+    return build_context(fixture_results(), fixture_checks(), CASES)
+
+
+def _templates_with(tmp_path: Path, name: str, line: int, text: str) -> Path:
+    """A copy of templates/ with `text` put in as line `line` (1-based) of template `name`."""
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    lines = (folder / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(line - 1, text + "\n")
+    (folder / name).write_text("".join(lines), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["report.html", "_sections/_about.html", "_macros.html"])
+def test_a_template_syntax_error_is_one_line_naming_the_file_and_line(tmp_path, context, name):
+    folder = _templates_with(tmp_path, name, 3, "{% if %}")
+    where = re.escape(str(folder / name))
+    with pytest.raises(RenderError, match=rf"{where}, line 3: .*fix the template") as err:
+        render_html(context, folder)
+    assert "\n" not in str(err.value)
+
+
+def test_a_template_that_includes_a_missing_one_is_one_line(tmp_path, context):
+    folder = _templates_with(tmp_path, "report.html", 3, '{% include "_sections/_gone.html" %}')
+    with pytest.raises(RenderError, match="has no template '_sections/_gone.html'"):
+        render_html(context, folder)
+
+
+def test_a_citation_that_references_yaml_lacks_is_one_line_naming_the_key(context):
+    refs = {key: entry for key, entry in context["refs"].items() if key != "yun"}
+    with pytest.raises(RenderError, match=r"references\.yaml has no entry 'yun', which a template cites"):
+        render_html({**context, "refs": refs})
+
+
+OUTSIDE = [
+    "body { background: url(/etc/passwd) }",
+    "body { background: url(https://example.com/x.png) }",
+    "body { background: url('../../secret') }",
+    "body { background: url(figures/../../secret) }",
+    "body { background: url(file:///report-site/figures/gallery.svg) }",
+    'body { background: u\\72l("https://example.com/x.png") }',
+    '@import "https://example.com/x.css";',
+    "@media print { p { background: image-set('//example.com/x.png' 1x) } }",
+    "@font-face { font-family: x; src: url(/usr/share/fonts/x.ttf) }",
+]
+
+
+@pytest.mark.parametrize("rule", OUTSIDE)
+def test_css_pointing_outside_the_site_is_one_line_and_never_fetched(tmp_path, rule):
+    css = tmp_path / "report.css"
+    css.write_text(CSS.read_text(encoding="utf-8") + "\n" + rule + "\n", encoding="utf-8")
+    old = write_site(tmp_path, "<p>old</p>", {}, CSS)
+
+    def never(name):
+        pytest.fail(f"figure {name} fetched for a stylesheet that is refused")
+
+    where = re.escape(str(css))
+    with pytest.raises(RenderError, match=rf"{where}: url\(.*\) is outside the report's site") as err:
+        write_site(tmp_path, "<p>new</p>", {}, css)
+    assert "\n" not in str(err.value)
+    assert (old / "index.html").read_text() == "<p>old</p>"
+    with pytest.raises(RenderError, match="is outside the report's site"):
+        write_pdf("<p>x</p>", tmp_path / "r.pdf", never, css)
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_css_may_point_at_the_sites_own_files_and_data_urls(tmp_path):
+    css = tmp_path / "report.css"
+    css.write_text(
+        "a { background: url(figures/gallery.svg) } b { background: url('./favicon.svg') }\n"
+        "i { background: url(data:image/png;base64,iVBORw0KGgo=) } svg { filter: url(#soft) }\n",
+        encoding="utf-8",
+    )
+    assert (write_site(tmp_path, "<p>x</p>", {}, css) / "report.css").read_bytes() == css.read_bytes()

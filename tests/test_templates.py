@@ -7,10 +7,19 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from jinja2 import UndefinedError
 
 from report import filters as f
-from report.context import MEMORISED_GAP, build_context
+from report.context import (
+    MEMORISED_GAP,
+    REFERENCES_YAML,
+    REPORT_YAML,
+    ReportMetaError,
+    build_context,
+    load_references,
+    load_report_meta,
+)
 from report.render import CASES, TEMPLATES, environment, render_html
 from tests.fixtures.make_fixture import fixture_checks, fixture_results
 
@@ -279,3 +288,74 @@ def test_citations_link_to_the_reference_list():
     listed = set(re.findall(r'<li id="ref-(\w+)">', html))
     assert {key for key, _ in cited} == listed == {"guo", "geifman", "yun"}
     assert ("yun", "Yun et al., 2019") in cited
+
+
+# --- report.yaml and references.yaml: untrusted text ------------------------------------------
+
+
+def _yaml_copy(tmp_path: Path, source: Path, change) -> Path:
+    """source (an assets/ YAML file) loaded, changed in place by change(doc), written to tmp_path."""
+    doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+    change(doc)
+    path = tmp_path / source.name
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+     "data:text/html,<script>alert(1)</script>", "vbscript:x", "/etc/passwd", "//example.org/x", "https://",
+     "https://[::1", "doi:javascript:alert(1)"],
+)  # fmt: skip
+def test_a_reference_linking_elsewhere_than_the_web_or_a_doi_is_one_line(tmp_path, url):
+    path = _yaml_copy(tmp_path, REFERENCES_YAML, lambda doc: doc["guo"].update(url=url))
+    with pytest.raises(ReportMetaError, match="entry 'guo' links to .*neither the web nor a DOI") as err:
+        load_references(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_reference_links_to_its_web_address_or_its_doi_through_the_resolver(tmp_path):
+    def change(doc):
+        doc["guo"]["url"] = "10.48550/arXiv.1706.04599"
+        doc["yun"]["url"] = "doi:10.1109/ICCV.2019.00612"
+
+    refs = load_references(_yaml_copy(tmp_path, REFERENCES_YAML, change))
+    assert refs["guo"]["url"] == "https://doi.org/10.48550/arXiv.1706.04599"
+    assert refs["yun"]["url"] == "https://doi.org/10.1109/ICCV.2019.00612"
+    assert refs["geifman"]["url"] == "https://arxiv.org/abs/1705.08500"
+
+
+def test_the_committed_report_yaml_and_references_are_within_their_limits():
+    assert load_report_meta()["title"] and len(load_references()) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda d: d.update(title="T" * 201), "'title' is 201 characters, over the limit of 200"),
+        (lambda d: d.update(title="T" * 2**20), "'title' is 1,048,576 characters, over the limit of 200"),
+        (lambda d: d.update(subtitle="S" * 301), "'subtitle' is 301 characters, over the limit of 300"),
+        (lambda d: d.update(study="S" * 201), "'study' is 201 characters"),
+        (lambda d: d.update(subject="S" * 501), "'subject' is 501 characters"),
+        (lambda d: d.update(authors=["a"] * 51), "'authors' has 51 entries, over the limit of 50"),
+        (lambda d: d["authors"].append("A" * 201), "an entry of 'authors' is 201 characters"),
+        (lambda d: d.update(keywords=["k"] * 31), "'keywords' has 31 entries, over the limit of 30"),
+        (lambda d: d["keywords"].append("K" * 81), "an entry of 'keywords' is 81 characters"),
+    ],
+    ids=["title", "huge-title", "subtitle", "study", "subject", "authors", "author", "keywords", "keyword"],
+)
+def test_a_report_yaml_field_over_its_limit_is_one_line(tmp_path, change, says):
+    path = _yaml_copy(tmp_path, REPORT_YAML, change)
+    with pytest.raises(ReportMetaError, match=says) as err:
+        load_report_meta(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "size"), [("cited", 101), ("authors", 1001), ("year", 21), ("title", 301), ("venue", 301)]
+)
+def test_a_reference_field_over_its_limit_is_one_line(tmp_path, field, size):
+    path = _yaml_copy(tmp_path, REFERENCES_YAML, lambda doc: doc["yun"].update({field: "x" * size}))
+    with pytest.raises(ReportMetaError, match=f"field '{field}' of entry 'yun' is {size:,} characters"):
+        load_references(path)
