@@ -21,7 +21,7 @@ demo: $(STAMP)  ## the CPU study from its committed frozen results: no data, no 
 test: $(STAMP)  ## the suite; property tests draw the same fixed examples every run
 	$(PY) -m pytest --hypothesis-profile=ci
 
-fuzz: $(STAMP)  ## the property tests only, 500 fresh random examples each (time: see README)
+fuzz: $(STAMP)  ## the property tests only, 500 fresh random examples each (FUZZ_EXAMPLES=N for more)
 	$(PY) -m pytest -m hypothesis --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 lint: $(STAMP)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pipeline.errors import StudyError
 from pipeline.evalfile import is_frozen
 from pipeline.jsonfile import parse_json
+from pipeline.printable import printable
 from report.yamlfile import load_yaml
 
 OPS = {
@@ -60,7 +61,7 @@ def validate_results(doc, path: Path | str) -> dict:
     for name, entry in claims.items():
         if not _in_range(entry["value"]):
             raise ClaimsError(
-                f"{path}: claim {name} has value {_shown(entry['value'])}, not a finite number: "
+                f"{path}: claim {printable(name)} has value {_shown(entry['value'])}, not a finite number: "
                 f"{_results_fix(path)}"
             )
     return doc

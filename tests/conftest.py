@@ -16,7 +16,8 @@ QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 settings.register_profile(
     "ci", derandomize=True, database=None, max_examples=40, deadline=None, suppress_health_check=QUIET
 )
-settings.register_profile("fuzz", max_examples=500, deadline=None, suppress_health_check=QUIET)
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 500)  # make fuzz FUZZ_EXAMPLES=5000 explores further
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=QUIET)
 settings.load_profile("ci")  # pytest --hypothesis-profile=fuzz overrides it
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-100-python"

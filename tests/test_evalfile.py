@@ -94,25 +94,38 @@ def test_a_header_that_numpy_retries_with_its_tokenizer_is_one_line(tmp_path, he
 # ----------------------------------------------------------------------------- sizes
 
 
-def test_a_member_that_expands_beyond_every_evaluation_is_refused_without_decompressing_it(tmp_path):
-    """More deflated zeros than MAX_EVAL_BYTES (a few hundred KB on disk) behind a header of 500 IDs."""
+def deflated_with_test_ids(path: Path, write_ids) -> Path:
+    """The frozen arrays as a deflated .npz at `path`, test_ids.npy written by write_ids(archive, ids)."""
     members = members_of(frozen_arrays())
     ids = members.pop("test_ids.npy")
-    path = tmp_path / "eval.npz"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
+        write_ids(archive, ids)
+    return path
+
+
+def refusal_and_peak_memory(path: Path) -> tuple[str, int]:
+    """refusal(path), and the most memory Python allocated meanwhile, in bytes."""
+    tracemalloc.start()
+    try:
+        return refusal(path), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_member_that_expands_beyond_every_evaluation_is_refused_without_decompressing_it(tmp_path):
+    """More deflated zeros than MAX_EVAL_BYTES (a few hundred KB on disk) behind a header of 500 IDs."""
+
+    def zeros_after(archive: zipfile.ZipFile, ids: bytes) -> None:
         with archive.open("test_ids.npy", "w", force_zip64=True) as member:
             member.write(ids)
             for _ in range(MAX_EVAL_BYTES // MiB + 8):
                 member.write(bytes(MiB))
+
+    path = deflated_with_test_ids(tmp_path / "eval.npz", zeros_after)
     assert path.stat().st_size < 2 * MiB
-    tracemalloc.start()
-    try:
-        message = refusal(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    message, peak = refusal_and_peak_memory(path)
     assert "expand to" in message and peak < 16 * MiB
 
 
@@ -124,20 +137,13 @@ def test_a_member_larger_than_its_header_says_is_refused(tmp_path):
 
 def test_a_member_that_expands_further_than_the_zip_declares_is_read_no_further(tmp_path):
     """The zip's directory gives the size the header implies; the deflate stream holds 64 MiB more."""
-    members = members_of(frozen_arrays())
-    ids = members.pop("test_ids.npy")
-    path = tmp_path / "eval.npz"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+
+    def longer_than_declared(archive: zipfile.ZipFile, ids: bytes) -> None:
         archive.writestr("test_ids.npy", ids + bytes(64 * MiB))
         archive.getinfo("test_ids.npy").file_size = len(ids)  # written into the directory on close
-    tracemalloc.start()
-    try:
-        message = refusal(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+
+    path = deflated_with_test_ids(tmp_path / "eval.npz", longer_than_declared)
+    message, peak = refusal_and_peak_memory(path)
     assert "truncated or corrupt" in message and peak < 16 * MiB
 
 

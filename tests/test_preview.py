@@ -119,27 +119,25 @@ def test_an_edit_rebuilds_and_reloads_an_error_shows_in_the_page_and_ctrl_c_stop
     why.write_text(original, encoding="utf-8")
     assert events.get(timeout=120) == "data: reload"
     assert "absurdly small" in _page(url)
-    proc.send_signal(signal.SIGINT)
+    assert _stopped_by(proc, signal.SIGINT, out) == 130
+    _wait_for(out, r"build\.py: interrupted", timeout=10)
+
+
+def _stopped_by(proc: subprocess.Popen, sig: signal.Signals, out) -> int:
+    """Send `sig` to serve and return its exit status; a serve that does not stop fails the test
+    with where it hangs and what it printed."""
+    proc.send_signal(sig)
     try:
-        code = proc.wait(timeout=60)
+        return proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         state = _where(proc.pid)
         proc.kill()
-        pytest.fail(f"serve did not stop on Ctrl-C; {state}; it printed:\n" + "".join(list(out.queue)))
-    assert code == 130
-    _wait_for(out, r"build\.py: interrupted", timeout=10)
+        pytest.fail(f"serve did not stop on {sig.name}; {state}; it printed:\n" + "".join(list(out.queue)))
 
 
 def test_sigterm_stops_serve_with_its_own_line_and_exit_143(served):
     project, url, proc, out = served
-    proc.send_signal(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        state = _where(proc.pid)
-        proc.kill()
-        pytest.fail(f"serve did not stop on SIGTERM; {state}; it printed:\n" + "".join(list(out.queue)))
-    assert code == 128 + signal.SIGTERM
+    assert _stopped_by(proc, signal.SIGTERM, out) == 128 + signal.SIGTERM
     _wait_for(out, r"build\.py: terminated \(SIGTERM\)", timeout=10)
 
 
