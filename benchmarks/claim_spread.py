@@ -34,7 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-import build  # noqa: E402
+from commands import workspace  # noqa: E402
+from commands.analyse import analyse_files, analysis_config  # noqa: E402
+from commands.freeze import frozen_results  # noqa: E402
+from commands.workspace import RunFiles  # noqa: E402
 from pipeline.config import MODELS, run_config  # noqa: E402
 from pipeline.files import write_json  # noqa: E402
 
@@ -61,8 +64,8 @@ def one_seed(profile: str, seed: int, data: Path, work: Path, precision: str) ->
         evaluate_weights(
             cfg, run_dir / "checkpoint.pt", data, run_dir, device_name="cpu", precision=precision
         )
-        runs[model] = build.RunFiles(run_dir / "eval.npz", run_dir / "history.json", "trained")
-    results = build.analyse_files(runs, build.analysis_config(), profile)
+        runs[model] = RunFiles(run_dir / "eval.npz", run_dir / "history.json", "trained")
+    results = analyse_files(runs, analysis_config(), profile)
     return {name: entry.get("value") for name, entry in results["claims"].items()}
 
 
@@ -92,13 +95,13 @@ def main() -> int:
 
     data = resolve_data_dir(args.data_dir)
     precision = resolve_precision(args.precision, "cpu")
-    out = Path(args.out) if args.out else build.FROZEN / args.profile / "tolerances.json"
+    out = Path(args.out) if args.out else workspace.FROZEN / args.profile / "tolerances.json"
     by_seed, start = {}, time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="claim-spread-") as tmp:
         for seed in args.seeds:
             by_seed[seed] = one_seed(args.profile, seed, data, Path(tmp), precision)
             print(f"seed {seed}: done ({time.perf_counter() - start:.0f} s)", flush=True)
-    frozen = build.frozen_results(args.profile)
+    frozen = frozen_results(args.profile)
     samples = list(by_seed.values()) + (
         [{n: e.get("value") for n, e in frozen["claims"].items()}] if frozen else []
     )

@@ -27,11 +27,11 @@ def isolate_build(mp: pytest.MonkeyPatch, root: Path, smoke: dict) -> None:
     """build.py's runs and frozen folders under `root`, and the smoke profile shrunk to `smoke`."""
     import torch
 
-    import build
+    from commands import workspace
     from pipeline import config
 
-    mp.setattr(build, "RUNS", root / "runs")
-    mp.setattr(build, "FROZEN", root / "frozen")
+    mp.setattr(workspace, "RUNS", root / "runs")
+    mp.setattr(workspace, "FROZEN", root / "frozen")
     mp.setitem(config.PROFILE_OVERRIDES, "smoke", smoke)
     torch.set_num_threads(2)
 

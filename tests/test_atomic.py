@@ -45,7 +45,7 @@ DRIVER = textwrap.dedent(
     files.os.rename = hooked(os.rename)
     files.exchange = hooked(files.exchange)
     build.os.replace = files.os.replace
-    build.CASES = Path(cases)
+    build.workspace.CASES = Path(cases)
     sys.exit(build.main(["--profile", "smoke", "--out", str(out)]))
     """
 )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import build
+from commands import workspace
 from pipeline import provenance
 from pipeline.errors import StudyError
 from pipeline.evalfile import load_eval
@@ -238,7 +239,7 @@ def test_check_on_an_unbounded_results_json_exits_2_with_one_line(tmp_path, caps
 def test_check_on_an_unbounded_claims_yaml_exits_2_with_one_line(tmp_path, capsys, monkeypatch, claims):
     (tmp_path / "out").mkdir()
     shutil.copy(FROZEN / "results.json", tmp_path / "out" / "results.json")
-    monkeypatch.setattr(build, "CLAIMS", _write(tmp_path, "claims.yaml", claims))
+    monkeypatch.setattr(workspace, "CLAIMS", _write(tmp_path, "claims.yaml", claims))
     code, err = _check(tmp_path, capsys, "--json")
     assert code == 2 and err.startswith("build.py: error:") and err.count("\n") == 1
     assert str(tmp_path / "claims.yaml") in err

@@ -10,6 +10,7 @@ import torch
 from conftest import isolate_build
 
 import build
+from commands import workspace as places
 from pipeline import config
 
 TINY_SMOKE = {
@@ -76,7 +77,7 @@ def test_a_second_build_does_no_work(ws, capsys, tiny_cifar):
 def test_changing_the_cases_reanalyses_without_reevaluating(ws, capsys, tiny_cifar, tmp_path, monkeypatch):
     cases = tmp_path / "cases.yaml"
     cases.write_text("0: first test image\n5: sixth\n")
-    monkeypatch.setattr(build, "CASES", cases)
+    monkeypatch.setattr(places, "CASES", cases)
     assert _build(ws, "--data-dir", str(tiny_cifar), "--no-pdf") == 0
     assert _ran(capsys.readouterr().out) == ["analyse", "check", "figures", "render"]
 
@@ -118,8 +119,8 @@ def test_a_truncated_eval_file_is_one_clear_line(ws, capsys, tiny_cifar, tmp_pat
         (frozen / "smoke" / model).mkdir()
         (frozen / "smoke" / model / "history.json").write_text((src / "history.json").read_text())
         (frozen / "smoke" / model / "eval.npz").write_bytes((src / "eval.npz").read_bytes()[:5000])
-    monkeypatch.setattr(build, "FROZEN", frozen)
-    monkeypatch.setattr(build, "RUNS", tmp_path / "no-runs")
+    monkeypatch.setattr(places, "FROZEN", frozen)
+    monkeypatch.setattr(places, "RUNS", tmp_path / "no-runs")
     before = (ws / "out" / "results.json").read_bytes()
     assert _build(ws) == 2
     assert "eval.npz" in _one_error_line(capsys)
@@ -133,7 +134,7 @@ def test_bad_inputs_are_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeyp
 
     bad = tmp_path / "cases.yaml"
     bad.write_text("12345: out of range\n")
-    monkeypatch.setattr(build, "CASES", bad)
+    monkeypatch.setattr(places, "CASES", bad)
     assert _build(ws, "--data-dir", str(tiny_cifar)) == 2
     assert "12345" in _one_error_line(capsys)
     monkeypatch.undo()
@@ -141,7 +142,7 @@ def test_bad_inputs_are_one_clear_line(ws, capsys, tiny_cifar, tmp_path, monkeyp
 
     claims = tmp_path / "claims.yaml"
     claims.write_text("claims: [{claim: x}]\n")
-    monkeypatch.setattr(build, "CLAIMS", claims)
+    monkeypatch.setattr(places, "CLAIMS", claims)
     assert build.main(["check", "--profile", "smoke", "--out", str(ws / "out")]) == 2  # a setup error
     assert "claims.yaml" in _one_error_line(capsys)
 
@@ -200,7 +201,7 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     figures = {p.name: p.read_bytes() for p in (ws / "out" / "figures").glob("*.svg")}
     cases = tmp_path / "cases.yaml"
     cases.write_text("1: changed, so that analysis and figures run\n")
-    monkeypatch.setattr(build, "CASES", cases)
+    monkeypatch.setattr(places, "CASES", cases)
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -219,13 +220,13 @@ def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_pat
     import sys
 
     code = (
-        "import sys, pathlib, build\n"
-        f"build.RUNS = pathlib.Path({str(tmp_path / 'runs')!r})\n"
+        "import sys, pathlib, build\nfrom commands import workspace\n"
+        f"workspace.RUNS = pathlib.Path({str(tmp_path / 'runs')!r})\n"
         f"code = build.main(['--profile', 'smoke', '--out', {str(tmp_path / 'out')!r}])\n"
         "assert code == 0, code\n"
         "assert 'torch' not in sys.modules, 'rendering imported torch'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=build.ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=places.ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "frozen results: report/frozen/smoke/baseline" in done.stdout
     assert (tmp_path / "out" / "report.pdf").stat().st_size > 10_000
@@ -306,17 +307,17 @@ def test_a_deleted_frozen_history_is_refused_not_retrained(tmp_path, capsys, mon
     import shutil
 
     frozen = tmp_path / "frozen"
-    shutil.copytree(build.ROOT / "report" / "frozen" / "smoke", frozen / "smoke")
+    shutil.copytree(places.ROOT / "report" / "frozen" / "smoke", frozen / "smoke")
     (frozen / "smoke" / "baseline" / "history.json").unlink()
-    monkeypatch.setattr(build, "FROZEN", frozen)
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(places, "FROZEN", frozen)
+    monkeypatch.setattr(places, "RUNS", tmp_path / "runs")
     assert build.main(["--profile", "smoke", "--out", str(tmp_path / "out"), "--no-pdf"]) == 2
     assert "incomplete" in (err := _one_error_line(capsys)) and "git checkout" in err
     assert not (tmp_path / "runs").exists()
 
 
 def test_an_interrupted_training_is_resumed_even_with_frozen_results(tmp_path, monkeypatch):
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(places, "RUNS", tmp_path / "runs")
     paths = build.Paths("smoke", tmp_path / "out")
     args = build.parse_args(["--profile", "smoke"])
     assert build.uses_frozen("baseline", args, paths)  # the committed smoke results
@@ -337,7 +338,7 @@ def test_weights_are_checked_for_both_models_before_any_work(ws, capsys, tiny_ci
 
 
 def test_options_that_frozen_results_ignore_are_named(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(places, "RUNS", tmp_path / "runs")
     assert (
         build.main(["--profile", "smoke", "--out", str(tmp_path / "o"), "--no-pdf", "--device", "cpu"]) == 0
     )
@@ -349,13 +350,13 @@ def test_the_default_data_folder_is_the_projects(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CIFAR100_DIR", raising=False)
-    assert resolve_data_dir(None) == build.ROOT / "data" / "cifar-100-python"
+    assert resolve_data_dir(None) == places.ROOT / "data" / "cifar-100-python"
 
 
 def test_a_keys_folder_that_cannot_be_written_fails_before_any_output_changes(
     ws, capsys, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(places, "RUNS", tmp_path / "runs")
     out = tmp_path / "o"
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
     before = (out / "results.json").read_bytes()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import build
+from commands import workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def nowhere(tmp_path, monkeypatch) -> Path:
     """runs/ and frozen/ in a temporary folder, so that no command can touch the checkout's."""
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")
-    monkeypatch.setattr(build, "FROZEN", tmp_path / "frozen")
+    monkeypatch.setattr(workspace, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(workspace, "FROZEN", tmp_path / "frozen")
     return tmp_path
 
 

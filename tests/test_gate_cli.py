@@ -99,8 +99,9 @@ def _repo(root: Path, files: dict[str, bytes]) -> Path:
 
 def _diff_in(root: Path, monkeypatch, capsys, rev: str = "HEAD") -> tuple[int, str]:
     import build
+    from commands import workspace
 
-    monkeypatch.setattr(build, "ROOT", root)
+    monkeypatch.setattr(workspace, "ROOT", root)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(root.parent))  # no checkout above it is found
     code = build.main(["diff", rev, "--profile", "smoke"])
     return code, capsys.readouterr().err

@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 
 import build
+from commands import workspace
 from pipeline.errors import StudyError
 from pipeline.files import MARKER
 
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    monkeypatch.setattr(build, "RUNS", tmp_path / "runs")  # the committed frozen smoke results, nothing else
+    monkeypatch.setattr(
+        workspace, "RUNS", tmp_path / "runs"
+    )  # the committed frozen smoke results, nothing else
 
 
 def _error(capsys) -> str:
@@ -69,7 +72,7 @@ def test_a_hand_edited_output_is_written_anew_not_fed_onward(isolated, tmp_path,
 def test_check_and_freeze_refuse_another_profiles_results(isolated, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
-    monkeypatch.setattr(build, "FROZEN", tmp_path / "frozen")
+    monkeypatch.setattr(workspace, "FROZEN", tmp_path / "frozen")
     capsys.readouterr()
     assert build.main(["check", "--profile", "cpu-study", "--out", str(out), "--against", "frozen"]) == 2
     assert "holds the results of profile 'smoke'" in _error(capsys)
@@ -83,7 +86,7 @@ def test_freeze_refuses_a_results_json_that_does_not_name_its_files(isolated, tm
 
     out = tmp_path / "out"
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
-    monkeypatch.setattr(build, "FROZEN", tmp_path / "frozen")
+    monkeypatch.setattr(workspace, "FROZEN", tmp_path / "frozen")
     results = json.loads((out / "results.json").read_text())
     for files in ({"baseline": "x", "cutmix": "y"}, {"baseline": {}, "cutmix": {}}):
         (out / "results.json").write_text(json.dumps({**results, "files": files}))
@@ -121,7 +124,7 @@ KILLED_FREEZE = textwrap.dedent(
     from pathlib import Path
     import build
     from pipeline import files
-    build.RUNS, build.FROZEN = Path(sys.argv[1]), Path(sys.argv[2])
+    build.workspace.RUNS, build.workspace.FROZEN = Path(sys.argv[1]), Path(sys.argv[2])
     files._swap_in = lambda tmp, path: os._exit(137)  # killed (kill -9) as the new folder is complete
     sys.exit(build.main(["freeze", "--profile", "smoke", "--out", sys.argv[3]]))
     """
@@ -131,7 +134,7 @@ KILLED_FREEZE = textwrap.dedent(
 def test_a_killed_freeze_leaves_a_folder_the_next_freeze_removes(isolated, tmp_path, monkeypatch):
     out, frozen = tmp_path / "out", tmp_path / "frozen"
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
-    env = {**os.environ, "PYTHONPATH": str(build.ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(workspace.ROOT)}
     args = [str(tmp_path / "runs"), str(frozen), str(out)]
     done = subprocess.run(
         [sys.executable, "-c", KILLED_FREEZE, *args], env=env, capture_output=True, text=True
@@ -140,7 +143,7 @@ def test_a_killed_freeze_leaves_a_folder_the_next_freeze_removes(isolated, tmp_p
     left = [p for p in frozen.iterdir() if p.name.startswith(".smoke.")]
     assert len(left) == 1 and (left[0] / "results.json").is_file() and not (frozen / "smoke").exists()
     (frozen / ".smoke.backup").mkdir()
-    monkeypatch.setattr(build, "FROZEN", frozen)
+    monkeypatch.setattr(workspace, "FROZEN", frozen)
     assert build.main(["freeze", "--profile", "smoke", "--out", str(out)]) == 0
     assert sorted(p.name for p in frozen.iterdir() if p.name != ".lock") == [".smoke.backup", "smoke"]
     assert (frozen / "smoke" / "results.json").is_file()
@@ -154,7 +157,7 @@ def test_a_freeze_waits_for_a_running_one_and_leaves_its_temporary_folder_alone(
 
     out, frozen = tmp_path / "out", tmp_path / "frozen"
     assert build.main(["--profile", "smoke", "--out", str(out), "--no-pdf"]) == 0
-    monkeypatch.setattr(build, "FROZEN", frozen)
+    monkeypatch.setattr(workspace, "FROZEN", frozen)
     frozen.mkdir()
     holding, release, survived = threading.Event(), threading.Event(), []
 
@@ -276,7 +279,7 @@ STDOUT_TO_A_FILE = textwrap.dedent(
 
 def test_dev_stdout_redirected_to_a_file_gets_the_output_after_what_was_printed(tmp_path):
     log = tmp_path / "log.txt"
-    env = {**os.environ, "PYTHONPATH": str(build.ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(workspace.ROOT)}
     with open(log, "w") as stdout:
         done = subprocess.run(
             [sys.executable, "-c", STDOUT_TO_A_FILE], env=env, stdout=stdout, stderr=subprocess.PIPE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from commands import stage_code, workspace
 from pipeline.files import OutputError, atomic_dir, atomic_path, ensure_writable, write_text
 from pipeline.stages import KEY_FIELDS, Key, Stage, code_digest
 
@@ -109,20 +110,18 @@ def test_each_stage_key_covers_the_code_its_outputs_depend_on():
     import subprocess
     import sys
 
-    import build
-
-    for stage, entries in build.STAGE_ENTRY.items():
+    for stage, entries in stage_code.STAGE_ENTRY.items():
         code = (
             "import sys\n"
             + "".join(f"import {m}\n" for m in entries)
             + "print('\\n'.join(m for m in sys.modules if m.startswith(('pipeline.', 'report.'))))"
         )
         done = subprocess.run(
-            [sys.executable, "-c", code], cwd=build.ROOT, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], cwd=workspace.ROOT, capture_output=True, text=True, check=True
         )
         imported = {m.replace(".", "/") + ".py" for m in done.stdout.split()}
-        listed = set(build.CODE[stage]) | set(build.SHAPES_NO_OUTPUT)
-        assert imported <= listed, f"{stage}: add {sorted(imported - listed)} to build.CODE"
+        listed = set(stage_code.CODE[stage]) | set(stage_code.SHAPES_NO_OUTPUT)
+        assert imported <= listed, f"{stage}: add {sorted(imported - listed)} to commands/stage_code.py CODE"
 
 
 def test_a_key_file_that_is_not_a_key_reruns_the_stage(tmp_path):

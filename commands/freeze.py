@@ -1,0 +1,159 @@
+"""freeze: exactly what the last build of a profile used (its inputs and its numbers) into
+report/frozen/<profile>/, listing the claims that move; import freezes through it too."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from commands import workspace
+from commands.workspace import Paths, log, output_paths, shown
+from pipeline.config import MODELS, ConfigError
+from pipeline.files import atomic_dir, ensure_writable, folder_lock, write_json
+from pipeline.leftovers import clean_leftovers
+from pipeline.stages import ROOT, file_digest
+
+
+def last_build(args) -> tuple[Paths, dict]:
+    """The output folder of the profile's last build and its results.json (a setup error when none)."""
+    from report.claims import load_results
+
+    paths = output_paths(args)
+    if not paths.results.exists():
+        raise ConfigError(
+            f"{paths.results} does not exist: build first with python build.py --profile {args.profile}"
+        )
+    results = load_results(paths.results)
+    if results.get("profile") != args.profile:
+        raise ConfigError(
+            f"{paths.results} holds the results of profile {results.get('profile')!r}, not {args.profile!r}: "
+            f"give --profile {results.get('profile')} or the output folder of {args.profile}"
+        )
+    return paths, results
+
+
+def frozen_results(profile: str) -> dict | None:
+    from report.claims import load_results
+
+    path = workspace.FROZEN / profile / "results.json"
+    return load_results(path) if path.exists() else None
+
+
+def used_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
+    """{model: {"eval", "history"}} the build read, verified unchanged since by their digests."""
+    files = results.get("files")
+    if not isinstance(files, dict) or set(files) != set(MODELS):
+        raise ConfigError(
+            f"{paths.results} does not say which files it used (an older build): build again, then freeze"
+        )
+    try:
+        out = {m: {kind: ROOT / str(files[m][kind]) for kind in ("eval", "history")} for m in MODELS}
+        digests = {m: {kind: results["inputs"][m][kind] for kind in ("eval", "history")} for m in MODELS}
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"{paths.results} does not say which files it used, or their digests: build again, then freeze"
+        ) from None
+    for model in MODELS:
+        for kind, path in out[model].items():
+            if not path.is_file() or file_digest(path) != digests[model][kind]:
+                raise ConfigError(
+                    f"{shown(path)} changed or vanished since the last build of {paths.profile}: "
+                    f"build again (python build.py --profile {paths.profile}), then freeze"
+                )
+    return out
+
+
+FROZEN_SOURCES = dict.fromkeys(MODELS, "frozen")
+
+
+def frozen_files(target: Path) -> dict[str, dict[str, str]]:
+    """Where a frozen folder keeps each model's inputs, as results.json records them."""
+    return {
+        m: {"eval": shown(target / m / "eval.npz"), "history": shown(target / m / "history.json")}
+        for m in MODELS
+    }
+
+
+def _kind(results: dict, model: str) -> str:
+    prov = (results.get("provenance") or {}).get(model) or {}
+    return "given weights" if prov.get("weights_given") else "trained"
+
+
+def freeze(args) -> None:
+    """Freeze exactly what the last build of the profile used: its inputs and its numbers."""
+    paths, results = last_build(args)
+    freeze_into(args, used_files(results, paths), results)
+
+
+def kept_files(target: Path, old: dict | None, results: dict) -> dict[str, bytes]:
+    """What a new freeze keeps of the old frozen folder: tolerances.json (measured separately), and the
+    GPU job's record (job*/) while the frozen inputs stay the same."""
+    if not target.is_dir():
+        return {}
+    kept = {p: p.read_bytes() for p in [target / "tolerances.json"] if p.is_file()}
+    if old is not None and old.get("inputs") == results.get("inputs"):
+        kept |= {
+            p: p.read_bytes() for d in target.glob("job*") if d.is_dir() for p in d.iterdir() if p.is_file()
+        }
+    return {str(p.relative_to(target)): data for p, data in kept.items()}
+
+
+def freeze_into(
+    args,
+    files: dict[str, dict[str, Path]],
+    results: dict,
+    extra: dict[str, bytes] | None = None,
+    origin: str = "",
+) -> None:
+    """Write files ({model: {"eval", "history"}}) and their numbers into report/frozen/<profile>/.
+
+    Shows which claims move against the numbers frozen now, then writes the folder atomically.
+    Refuses when the frozen results would change in kind (trained <-> given weights) without
+    --replace, and a file that changes while it is copied. `extra` ({relative path: bytes}) is
+    written beside them (a GPU job's log).
+    """
+    from pipeline.evalfile import load_eval, provenance_of
+    from report.gate import moved_claims
+
+    target, old = workspace.FROZEN / args.profile, frozen_results(args.profile)
+    for model in MODELS:
+        if old is not None and _kind(old, model) != _kind(results, model) and not args.replace:
+            raise ConfigError(
+                f"the last build's {model} is {_kind(results, model)} but {shown(target)} holds {_kind(old, model)} "
+                "results: give --replace to overwrite them"
+            )
+    moved = moved_claims(old, results) if old is not None else []
+    for name, before, after in moved:
+        log(f"  moves  {name}: {before} -> {after}")
+    origin = origin or ", ".join(
+        f"{m} from {shown(files[m]['eval'].parent)} ({results['sources'][m]})" for m in MODELS
+    )
+    if args.dry_run:
+        moving = f"{len(moved)} claims would move" if old is not None else "no numbers are frozen yet"
+        log(f"would freeze {origin}: {moving} (--dry-run: nothing written)")
+        return
+    with folder_lock(
+        ensure_writable(workspace.FROZEN), log
+    ):  # one freeze at a time: the clean-up takes no live folder
+        clean_leftovers(workspace.FROZEN, [args.profile])  # what a killed freeze left
+        written = kept_files(target, old, results) | (extra or {})
+        with atomic_dir(target, elsewhere="") as tmp:  # report/frozen/ has no other place
+            for model in MODELS:
+                (tmp / model).mkdir()
+                shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
+                shutil.copy2(files[model]["history"], tmp / model / "history.json")
+                for kind, name in (("eval", "eval.npz"), ("history", "history.json")):
+                    if file_digest(tmp / model / name) != results["inputs"][model][kind]:  # changed meanwhile
+                        raise ConfigError(
+                            f"{shown(files[model][kind])} changed while it was frozen: freeze again"
+                        )
+                write_json(
+                    tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz"))
+                )
+            write_json(
+                tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
+            )
+            for name, data in written.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / name).write_bytes(data)
+    log(f"froze {origin} into {shown(target)}" + (f"; {len(moved)} claims moved" if old is not None else ""))
