@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
         "--precision",
         default="auto",
         choices=["auto", "fp32", "bf16"],
-        help="arithmetic of training and evaluation: auto (default) is bf16 on CUDA and on CPUs with AMX, else fp32",
+        help="arithmetic of training and evaluation: auto (default) is bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else fp32",
     )
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default out/<profile>; bundle: out/job-<profile>)"

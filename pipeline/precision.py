@@ -1,11 +1,11 @@
 """Which arithmetic a run uses: --precision auto|fp32|bf16, and the autocast context it means.
 
-`auto` is bf16 on CUDA (tensor cores; no loss scaling needed, unlike fp16) and on a CPU with AMX
-tiles, where oneDNN runs bf16 convolutions on the matrix units (measured on such a Xeon,
-2026-12-01, idle, ResNet-18 batch 128: training 67 -> 162-187 img/s, prediction 198 -> 644 img/s);
-fp32 elsewhere. bf16 can be asked for on any CPU: on an AMD EPYC with AVX512-BF16 but no AMX it
-still gave 1.9x training and 2.2x prediction (benchmarks/precision_throughput.py), but on cores
-without native bf16 it is slower, so `auto` does not pick it there.
+`auto` is bf16 on CUDA (tensor cores; no loss scaling needed, unlike fp16) and on a CPU with
+native bf16 dot products, where oneDNN runs bf16 convolutions at up to twice the fp32 rate: AMX
+tiles (measured on such a Xeon, 2026-12-01, idle, ResNet-18 batch 128: training 67 -> 162-187
+img/s, prediction 198 -> 644 img/s) or AVX512-BF16 (an AMD EPYC Zen 4 without AMX, 2026-12-06,
+one other job running: training 57 -> 111 img/s, prediction 185 -> 392 img/s;
+benchmarks/precision_throughput.py). fp32 elsewhere: on cores without native bf16 it is slower.
 
 Autocast covers the convolutions and the linear layer; the loss, the softmax and every stored
 logit stay fp32 (the callers cast with `.float()`).
@@ -28,13 +28,24 @@ def cpu_has_amx() -> bool:
     torch.cpu._is_amx_tile_supported exists in torch 2.11 and 2.14 (the GPU slots' and ours); older
     releases exposed it as torch._C._cpu._is_cpu_support_amx_tile. Neither: assume none.
     """
-    for probe in (
-        getattr(torch.cpu, "_is_amx_tile_supported", None),
-        getattr(getattr(torch._C, "_cpu", None), "_is_cpu_support_amx_tile", None),
-    ):
-        if probe is not None:
-            return bool(probe())
-    return False
+    return _probe(torch.cpu, "_is_amx_tile_supported") or _probe(
+        getattr(torch._C, "_cpu", None), "_is_cpu_support_amx_tile"
+    )
+
+
+def cpu_has_avx512_bf16() -> bool:
+    """Whether this CPU has the AVX512-BF16 dot-product instructions, as torch sees it (torch 2.14)."""
+    return _probe(torch.cpu, "_is_avx512_bf16_supported")
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16: bf16 arithmetic in hardware, where bf16 autocast pays."""
+    return cpu_has_amx() or cpu_has_avx512_bf16()
+
+
+def _probe(module, name: str) -> bool:
+    check = getattr(module, name, None)
+    return bool(check()) if check is not None else False
 
 
 def resolve_precision(name: str | None, device: torch.device | str) -> str:
@@ -45,7 +56,7 @@ def resolve_precision(name: str | None, device: torch.device | str) -> str:
     if name != "auto":
         return name
     device = torch.device(device)
-    return "bf16" if device.type == "cuda" or cpu_has_amx() else "fp32"
+    return "bf16" if device.type == "cuda" or cpu_has_native_bf16() else "fp32"
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -10,13 +10,15 @@ from pipeline.config import ConfigError
 from pipeline.model import build_model, to_device
 
 
-def test_auto_is_bf16_on_cuda_and_on_amx_cpus_only(monkeypatch):
-    monkeypatch.setattr(prec, "cpu_has_amx", lambda: False)
-    assert prec.resolve_precision("auto", "cpu") == "fp32"
-    assert prec.resolve_precision(None, torch.device("cpu")) == "fp32"
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "auto"), [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")]
+)
+def test_auto_is_bf16_on_cuda_and_on_cpus_with_native_bf16_only(monkeypatch, amx, avx512_bf16, auto):
+    monkeypatch.setattr(prec, "cpu_has_amx", lambda: amx)
+    monkeypatch.setattr(prec, "cpu_has_avx512_bf16", lambda: avx512_bf16)
+    assert prec.resolve_precision("auto", "cpu") == auto
+    assert prec.resolve_precision(None, torch.device("cpu")) == auto
     assert prec.resolve_precision("auto", "cuda") == "bf16"
-    monkeypatch.setattr(prec, "cpu_has_amx", lambda: True)
-    assert prec.resolve_precision("auto", "cpu") == "bf16"
     assert prec.resolve_precision("fp32", "cpu") == "fp32"  # asked for: as asked
     assert prec.resolve_precision("bf16", "cpu") == "bf16"
 
@@ -30,6 +32,7 @@ def test_amx_probe_answers_on_this_torch():
     """The call exists in this torch (2.14) as in 2.11, and answers a bool."""
     assert hasattr(torch.cpu, "_is_amx_tile_supported")
     assert isinstance(prec.cpu_has_amx(), bool)
+    assert isinstance(prec.cpu_has_avx512_bf16(), bool)
 
 
 def test_bf16_autocast_runs_the_convolutions_in_bf16_and_fp32_does_not():
