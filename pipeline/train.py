@@ -65,6 +65,7 @@ CPU_IMAGES_PER_S: dict[str, tuple[float, float]] = {"fp32": (67.0, 198.0), "bf16
 OFFICIAL_TRAIN_IMAGES = 50_000
 
 OnStep = Callable[[int, int], None]  # (epoch, step), both counted from 1, after each optimiser step
+OnEpoch = Callable[[dict], None]  # the epoch's history row, once it and its checkpoint are saved
 
 
 class TrainingError(StudyError, RuntimeError):
@@ -349,6 +350,7 @@ def train_run(
     compile: bool = False,
     precision: str = "fp32",
     on_step: OnStep | None = None,
+    on_epoch: OnEpoch | None = None,
     progress: bool = True,
 ) -> list[dict]:
     """Train one run into run_dir (checkpoint.pt, history.json) and return its history rows.
@@ -384,4 +386,6 @@ def train_run(
         run.epoch = epoch
         save_checkpoint(ckpt_path, _snapshot(run, run_cfg, prov))  # first: history.json never runs ahead
         write_history(history_path, prov, run.history)
+        if on_epoch is not None:
+            on_epoch(row)
     return run.history

@@ -246,3 +246,16 @@ def test_augment_off_feeds_the_images_only_normalised():
     g = torch.Generator().manual_seed(0)
     torch.testing.assert_close(_inputs(images, g, tiny_cfg(augment=False).train), normalize_batch(images))
     assert not torch.equal(_inputs(images, g, tiny_cfg(augment=True).train), normalize_batch(images))
+
+
+def test_each_epoch_is_announced_once_its_checkpoint_and_history_are_saved(tmp_path, tiny_model):
+    from pipeline.historyfile import load_history
+
+    seen = []
+
+    def on_epoch(row: dict) -> None:
+        saved = load_history(tmp_path / "history.json")
+        seen.append((row["epoch"], len(saved), saved[-1]["epoch"]))
+
+    history = train_run(tiny_cfg(epochs=2), tiny_splits(), tmp_path, "cpu", on_epoch=on_epoch, progress=False)
+    assert seen == [(1, 1, 1), (2, 2, 2)] and [r["epoch"] for r in history] == [1, 2]
