@@ -14,7 +14,7 @@ from report.yamlfile import load_yaml
 
 TEST_IMAGES = 10_000
 FIELDS = ("hypothesis", "gradcam", "lesson")  # what report/context.py reads of an entry
-# Figures 2 and 3 show every case as a panel in one row of the text width (report/figures.py): at
+# Figures 2 and 3 show every case as a panel in one row of the text width (report/figures/study.py): at
 # 10 cases a Grad-CAM panel is 0.42 in (11 mm) wide, and from 41 on there is no room for them at all.
 MAX_CASES = 10
 MAX_TEXT = 1000  # characters of one field, printed in a table cell; the study's longest is under 300
@@ -60,11 +60,6 @@ def read_cases(path: Path) -> dict[int, dict]:
             )
         cases[key] = entry
     return cases
-
-
-def load_cases(path: Path) -> dict[int, str]:
-    """{test ID: hypothesis} in the file's order."""
-    return {key: entry.get("hypothesis") or "" for key, entry in read_cases(path).items()}
 
 
 def load_case_ids(path: Path) -> tuple[int, ...]:

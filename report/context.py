@@ -10,21 +10,19 @@ says so.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from pipeline.config import AnalysisConfig, flatten, run_config, to_dict
-from pipeline.errors import StudyError
+from pipeline.config import MODELS, AnalysisConfig
+from report.appendix import NOT_RECORDED, check_rows, provenance_rows, run_configs, settings_rows
+from report.assets import load_references, load_report_meta
 from report.claims import claim_value
 from report.differences import STUDY_PROFILE, differences
 from report.filters import join_and
-from report.yamlfile import load_yaml
+from report.outline import FIGURE_ALT, SECTIONS, TABLES
 
-MODELS = ("baseline", "cutmix")
 STUDY_DATA = "cifar-100"
 
 # The rules behind data-dependent wording, in the claims' units.
@@ -49,13 +47,6 @@ TABLE2_THRESHOLDS = (0.9, 0.99)  # the confidence thresholds of the study's Tabl
 HARD_PAIRS = 2  # confused pairs named in §8's "known hard pairs"
 CUTMIX_SETTINGS = {"train.cutmix_prob", "train.cutmix_alpha", "train.label_smoothing"}  # what may differ
 
-REPORT_YAML = Path(__file__).resolve().parent.parent / "assets" / "report.yaml"  # title, authors, keywords
-TEXT_FIELDS = ("title", "subtitle", "study", "subject")
-LIST_FIELDS = ("authors", "keywords")
-# The longest each field may be, in characters (and entries, for a list): room for what a title page,
-# an HTML <head> and a PDF's metadata show; far beyond it the page breaks and the build only slows.
-TEXT_LIMITS = {"title": 200, "subtitle": 300, "study": 200, "subject": 500}
-LIST_LIMITS = {"authors": (50, 200), "keywords": (30, 80)}  # (entries, characters of each)
 NAMES = {  # words with digits in them, kept out of the templates
     "dataset": "CIFAR-100",
     "model": "ResNet-18",
@@ -67,100 +58,6 @@ NAMES = {  # words with digits in them, kept out of the templates
     "split": "45k/5k/10k",
     "digest": "SHA-256",
 }
-REFERENCES_YAML = REPORT_YAML.parent / "references.yaml"  # the works cited, with the list's entries
-REFERENCE_FIELDS = ("cited", "authors", "year", "title", "venue", "url")
-REFERENCE_LIMITS = {"cited": 100, "authors": 1000, "year": 20, "title": 300, "venue": 300, "url": 500}
-# A reference links to the web or to a DOI, nothing else (a javascript: link would run in the page).
-# The DOI pattern is Crossref's, which matched 74.4M of the 74.9M DOIs it had seen (A. Gilmartin,
-# "DOIs and matching regular expressions", Crossref blog, 2015-08-11); a DOI is linked through the
-# https://doi.org/ resolver, as Crossref's DOI display guidelines recommend.
-WEB_LINK = re.compile(r"https?://[!-~]+", re.IGNORECASE)  # printable ASCII, no spaces
-DOI = re.compile(r"(?:doi:)?(10\.\d{4,9}/[-._;()/:A-Z0-9]+)", re.IGNORECASE)
-DOI_RESOLVER = "https://doi.org/"
-
-# (id, title, partial): the study's sections in its order, then the analyses beyond it.
-SECTIONS: tuple[tuple[str, str, str], ...] = (
-    ("about", "What This Report Is About", "_sections/_about.html"),
-    ("why", "Why CIFAR-100 and ResNet-18?", "_sections/_why.html"),
-    ("baseline", "Baseline: A Competitive Starting Point", "_sections/_baseline.html"),
-    ("failures", "Where Does It Go Wrong?", "_sections/_failures.html"),
-    ("gradcam", "Opening the Black Box: Grad-CAM", "_sections/_gradcam.html"),
-    ("fix", "The Fix: CutMix Augmentation", "_sections/_fix.html"),
-    ("compare", "Head-to-Head: Baseline vs. CutMix", "_sections/_compare.html"),
-    ("learned", "What We Learned", "_sections/_learned.html"),
-    ("beyond", "Beyond the Study", "_sections/_beyond.html"),
-)
-
-# Figures in report order (report.figures.FIGURES draws them in this order), with alt text.
-FIGURE_ALT: dict[str, str] = {
-    "training_baseline": "Two line charts of the baseline's loss and accuracy per epoch, training against "
-    "validation, with the learning-rate drops marked.",
-    "failure_cases": "The failure cases' images, each titled with its test ID, true class, predicted class "
-    "and confidence.",
-    "gradcam_failures": "Each failure case's image overlaid with the baseline's Grad-CAM heat map for its "
-    "wrong predicted class.",
-    "training_cutmix": "Two line charts of the CutMix model's loss and accuracy per epoch, training against "
-    "validation, with the learning-rate drops marked.",
-    "gradcam_compare": "Grad-CAM heat maps of the cases both models get wrong: baseline in the top row, "
-    "CutMix in the bottom row, on one colour scale.",
-    "confidence_histograms": "Histograms of prediction confidence for wrong predictions (left) and correct "
-    "predictions (right), baseline against CutMix.",
-    "wrong_by_threshold": "Grouped bar chart of the number of wrong predictions at or above each confidence "
-    "threshold, baseline against CutMix, with the relative change above each pair.",
-    "per_class_change": "Bar chart of the accuracy change of every class, sorted from largest gain to "
-    "largest loss, improved classes in green and regressed ones in red, extremes labelled.",
-    "reliability": "Four reliability diagrams: accuracy against confidence per bin for each model, before "
-    "and after temperature scaling, with the diagonal of perfect calibration.",
-    "risk_coverage": "Risk–coverage curves of both models, with the operating point of the confidence "
-    "guardrail marked on each.",
-    "attention_spread": "Histograms of the normalised entropy of the Grad-CAM maps, for all test images and "
-    "for wrong predictions, baseline against CutMix.",
-    "gallery": "The baseline's most confidently wrong test images, each titled with the true class and "
-    "both models' predictions and confidences.",
-}
-
-# Tables in report order: Tables 1–3 are the study's.
-TABLES = (
-    "hypotheses",
-    "summary",
-    "cases_after",
-    "calibration",
-    "guardrail",
-    "uncertainty",
-    "confusions",
-    "gallery",
-    "settings",
-    "provenance",
-    "checks",
-    "statements",
-    "identities",
-    "per_class",
-)
-
-SETTING_NOTES = {  # what each config field means (pipeline/config.py's comments)
-    "data.val_size": "validation images held out of the official training set",
-    "data.split_seed": "seed of the one train/val split",
-    "data.train_subset": "training images kept (none: all)",
-    "data.val_subset": "validation images kept (none: all)",
-    "data.test_subset": "test images kept, stratified by class (none: all)",
-    "data.keep_test_ids": "test images a subset always keeps",
-    "train.epochs": "epochs",
-    "train.batch_size": "images per batch (the study does not say)",
-    "train.lr": "initial learning rate",
-    "train.momentum": "SGD momentum",
-    "train.weight_decay": "L2 weight decay",
-    "train.milestones": "epochs after which the learning rate drops",
-    "train.lr_gamma": "factor of each drop",
-    "train.seed": "seed of initialisation, batch order, augmentation",
-    "train.cutmix_prob": "probability that a batch is CutMixed",
-    "train.cutmix_alpha": "λ ~ Beta(α, α)",
-    "train.label_smoothing": "label smoothing",
-    "train.deterministic": "deterministic cuDNN",
-    "train.augment": "random crop and horizontal flip of training images",
-    "precision": "arithmetic of training and evaluation (bf16: autocast, logits kept in fp32)",
-}
-
-NOT_RECORDED = "not recorded"
 
 
 # --- small readers ------------------------------------------------------------------------------
@@ -401,83 +298,12 @@ def confusion_rows(results: dict) -> list[tuple]:
     return list(zip_longest(conf.get("baseline", []), conf.get("cutmix", [])))
 
 
-# --- appendix -----------------------------------------------------------------------------------
-
-
-def run_configs(results: dict) -> dict[str, dict]:
-    """Each model's config as recorded in its provenance, or the profile's defaults when missing."""
-    configs = {}
-    for m in MODELS:
-        recorded = results.get("provenance", {}).get(m, {}).get("config")
-        configs[m] = recorded if recorded else to_dict(run_config(results["profile"], m))
-    return configs
-
-
-def settings_rows(configs: dict[str, dict], provenance: Mapping | None = None) -> list[dict]:
-    """The settings table: each config field, then the precision the provenance records."""
-    flat = {m: flatten({k: v for k, v in configs[m].items() if k in ("data", "train")}) for m in MODELS}
-    for m in MODELS:
-        flat[m]["precision"] = ((provenance or {}).get(m) or {}).get("precision", NOT_RECORDED)
-    names = list(dict.fromkeys(k for m in MODELS for k in flat[m]))
-    return [
-        {
-            "name": name,
-            "note": SETTING_NOTES.get(name, ""),
-            "baseline": flat["baseline"].get(name),
-            "cutmix": flat["cutmix"].get(name),
-            "differs": flat["baseline"].get(name) != flat["cutmix"].get(name),
-        }
-        for name in names
-    ]
-
-
-PROVENANCE_FIELDS = (  # (label, key in the provenance record)
-    ("git commit", "git_commit"),
-    ("uncommitted changes", "git_dirty"),
-    ("config hash", "config_hash"),
-    ("split hash", "split_hash"),
-    ("data source", "data_source"),
-    ("device", "device"),
-    ("seed", "seed"),
-    ("run made (UTC)", "created"),
-)
-
-
-def provenance_rows(results: dict) -> list[dict]:
-    prov = results.get("provenance", {})
-    rows = [
-        {
-            "field": "profile",
-            **{m: (prov.get(m, {}).get("config") or {}).get("profile", results["profile"]) for m in MODELS},
-        }
-    ]
-    for label, key in PROVENANCE_FIELDS:
-        rows.append({"field": label, **{m: prov.get(m, {}).get(key, NOT_RECORDED) for m in MODELS}})
-    libraries = list(dict.fromkeys(k for m in MODELS for k in (prov.get(m, {}).get("versions") or {})))
-    for lib in libraries:
-        rows.append(
-            {
-                "field": lib,
-                **{m: (prov.get(m, {}).get("versions") or {}).get(lib, NOT_RECORDED) for m in MODELS},
-            }
-        )
-    return rows
+# --- settings and the first page ----------------------------------------------------------------
 
 
 def only_cutmix_differs(rows: list[dict]) -> bool:
     """Whether the two models' configs differ only in the CutMix settings (seed §6)."""
     return all(r["name"] in CUTMIX_SETTINGS for r in rows if r["differs"] and r["name"] != "model")
-
-
-def check_rows(checks: list[dict]) -> dict[str, list[dict]]:
-    """The claim checks split for printing: stated numbers, statements in words (predicates).
-
-    Identity rows are left out: the identities table prints them from results.json.
-    """
-    return {
-        "numbers": [r for r in checks if r.get("where") not in ("predicate", "identity")],
-        "statements": [r for r in checks if r.get("where") == "predicate"],
-    }
 
 
 def banner(results: dict, configs: dict[str, dict]) -> dict | None:
@@ -495,88 +321,6 @@ def banner(results: dict, configs: dict[str, dict]) -> dict | None:
 
 
 # --- everything --------------------------------------------------------------------------------
-
-
-class ReportMetaError(StudyError, ValueError):
-    """assets/report.yaml cannot be used; the message names the field and the fix."""
-
-
-def load_report_meta(path: Path = REPORT_YAML) -> dict:
-    """assets/report.yaml: the title page's and the PDF's metadata, every field checked."""
-    doc = load_yaml(path, ReportMetaError)
-    if not isinstance(doc, dict):
-        raise ReportMetaError(
-            f"{path}: expected a mapping of {', '.join(TEXT_FIELDS + LIST_FIELDS)}: fix the file"
-        )
-    for key in TEXT_FIELDS:
-        if not isinstance(doc.get(key), str) or not doc[key].strip():
-            raise ReportMetaError(f"{path}: '{key}' must be a non-empty text: fix that field")
-        _within(path, f"'{key}'", doc[key], TEXT_LIMITS[key])
-    for key in LIST_FIELDS:
-        if not isinstance(doc.get(key), list) or not all(isinstance(x, str) and x for x in doc[key]):
-            raise ReportMetaError(f"{path}: '{key}' must be a list of texts: fix that field")
-        most, longest = LIST_LIMITS[key]
-        if len(doc[key]) > most:
-            raise ReportMetaError(
-                f"{path}: '{key}' has {len(doc[key])} entries, over the limit of {most}: shorten the list"
-            )
-        for text in doc[key]:
-            _within(path, f"an entry of '{key}'", text, longest)
-    unknown = sorted(set(doc) - set(TEXT_FIELDS + LIST_FIELDS), key=str)  # keys may be numbers too
-    if unknown:
-        raise ReportMetaError(
-            f"{path}: unknown field {unknown[0]!r}: use only {', '.join(TEXT_FIELDS + LIST_FIELDS)}"
-        )
-    return doc
-
-
-def load_references(path: Path = REFERENCES_YAML) -> dict[str, dict]:
-    """assets/references.yaml: {key: entry}, each entry's fields checked, in the file's order."""
-    doc = load_yaml(path, ReportMetaError)
-    if not isinstance(doc, dict) or not doc:
-        raise ReportMetaError(f"{path}: expected a mapping of citation keys to entries: fix the file")
-    for key, entry in doc.items():
-        if not isinstance(entry, dict) or set(entry) != set(REFERENCE_FIELDS):
-            raise ReportMetaError(
-                f"{path}: entry {key!r} needs exactly {', '.join(REFERENCE_FIELDS)}: fix that entry"
-            )
-        if not all(isinstance(v, str) and v for v in entry.values()):
-            raise ReportMetaError(
-                f"{path}: every field of entry {key!r} must be a non-empty text: fix that entry"
-            )
-        for field, limit in REFERENCE_LIMITS.items():
-            _within(path, f"field '{field}' of entry {key!r}", entry[field], limit)
-        link = reference_link(entry["url"])
-        if link is None:
-            raise ReportMetaError(
-                f"{path}: entry {key!r} links to {entry['url']!r}, neither the web nor a DOI: give its "
-                "http(s) URL or its DOI (10.NNNN/...)"
-            )
-        entry["url"] = link
-    return doc
-
-
-def reference_link(url: str) -> str | None:
-    """The address a reference links to: an http(s) URL as it is, a DOI through its resolver;
-    None for anything else."""
-    if WEB_LINK.fullmatch(url) and _hostname(url):
-        return url
-    doi = DOI.fullmatch(url)
-    return DOI_RESOLVER + doi.group(1) if doi else None
-
-
-def _hostname(url: str) -> str | None:
-    try:
-        return urlsplit(url).hostname
-    except ValueError:  # urlsplit refuses an unbalanced IPv6 bracket
-        return None
-
-
-def _within(path: Path, field: str, text: str, limit: int) -> None:
-    if len(text) > limit:
-        raise ReportMetaError(
-            f"{path}: {field} is {len(text):,} characters, over the limit of {limit}: shorten it"
-        )
 
 
 def description(results: dict, meta: dict) -> str:

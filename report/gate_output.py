@@ -21,7 +21,6 @@ from report.claims import allowed
 
 VERDICTS = ("fail", "missing", "pass", "skip")
 JSON_SCHEMA = 1
-CLAIMS_FILE = "report/claims.yaml"
 
 
 # ----------------------------------------------------------------------------- the rows

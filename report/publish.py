@@ -4,7 +4,7 @@
 
 Reads what the earlier stages wrote (results, the claim checks) and hands them to report.render
 with the text of assets/cases.yaml. `figures` gives each figure's SVG by name: a
-`report.drawing.Drawing` still at work, or a `FigureFolder` of figures drawn before. The PDF is
+`report.figures.drawing.Drawing` still at work, or a `FigureFolder` of figures drawn before. The PDF is
 laid out first, taking each figure when it gets there; the site is written once all are in.
 """
 
@@ -17,7 +17,7 @@ from typing import Protocol
 from pipeline.files import write_bytes
 from pipeline.jsonfile import parse_json
 from report.claims import ClaimsError, load_results
-from report.drawing import FIGURE_NAMES
+from report.outline import FIGURE_NAMES
 from report.render import CASES, CSS, PDF_NAME, TEMPLATES, build_context, render_html, render_pdf, write_site
 
 

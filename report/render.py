@@ -2,14 +2,14 @@
 
     context = build_context(results, checks, "assets/cases.yaml")
     html = render_html(context, "templates")
-    figures = render_figures(results, evals)
-    site = write_site(out_dir, html, figures, "assets/report.css")
-    write_pdf(html, out_dir / "report.pdf", figures.__getitem__, "assets/report.css")
+    figures = Drawing(results, evals)  # report.figures.drawing
+    pdf, pages = render_pdf(html, figures.svg, "assets/report.css")
+    site = write_site(out_dir, html, figures.all(), "assets/report.css", pdf=pdf)
 
 The HTML is rendered once and serves both: the site as it is (screen CSS), the PDF through
-WeasyPrint with the print rules of the same stylesheet (@media print, @page). All file I/O is in
-`write_site` and `write_pdf`, and both write atomically: a reader never sees half a site or a
-truncated PDF. build.py's figures and render stages call these; report/publish.py is the glue.
+WeasyPrint with the print rules of the same stylesheet (@media print, @page). The PDF is made in
+memory; `write_site` writes the site atomically: a reader never sees half a site. build.py's
+figures and render stages call these; report/publish.py is the glue and writes the PDF.
 """
 
 from __future__ import annotations
@@ -34,17 +34,18 @@ from jinja2 import (
 )
 
 from pipeline.errors import StudyError
-from pipeline.files import atomic_dir, write_bytes
-from report.context import REFERENCES_YAML, build_context
+from pipeline.files import atomic_dir
+from pipeline.project import ROOT
+from report.assets import REFERENCES_YAML
+from report.context import build_context
 from report.filters import FILTERS
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 CSS = ROOT / "assets" / "report.css"
 CASES = ROOT / "assets" / "cases.yaml"
 FAVICON = ROOT / "assets" / "favicon.svg"  # the site's tab icon: the report's accent colour, no external file
 
-__all__ = ["build_context", "environment", "render_html", "write_site", "write_pdf"]
+__all__ = ["build_context", "environment", "render_html", "render_pdf", "write_site"]
 
 
 def environment(template_dir: str | os.PathLike = TEMPLATES) -> Environment:
@@ -232,17 +233,6 @@ def render_pdf(
     if errors.messages:
         raise PDFError("the PDF would be incomplete: " + "; ".join(errors.messages))
     return pdf, len(document.pages)
-
-
-def write_pdf(
-    html: str,
-    pdf_path: str | os.PathLike,
-    figure_svg: Callable[[str], str],
-    css_path: str | os.PathLike = CSS,
-) -> Path:
-    """render_pdf, written atomically to pdf_path."""
-    write_bytes(Path(pdf_path), render_pdf(html, figure_svg, css_path)[0])
-    return Path(pdf_path)
 
 
 @contextlib.contextmanager

@@ -9,15 +9,26 @@ import textwrap
 
 import pytest
 
-from report import figures as F
-from report.drawing import FIGURE_NAMES, Drawing
+from report.figures import beyond, registry, study
+from report.figures.drawing import Drawing
+from report.outline import FIGURE_NAMES
 from report.render import ROOT
 from tests.fixtures.make_fixture import fixture_results, make_evals
 
 
-def test_the_names_are_the_figures_in_report_order():
-    assert FIGURE_NAMES == F.FIGURE_NAMES == tuple(name for name, _, _ in F.FIGURES)
-    assert set(F._FUNCTIONS) == set(FIGURE_NAMES)  # no figure function left out of the report
+def test_the_figures_are_drawn_in_the_outline_order():
+    assert tuple(name for name, _, _ in registry.FIGURES) == FIGURE_NAMES
+
+
+def test_every_figure_function_is_in_the_outline():
+    """A function wrapped by `styled` draws a figure: none may be left out of the report."""
+    drawn = {
+        name
+        for module in (study, beyond)
+        for name, value in vars(module).items()
+        if callable(value) and hasattr(value, "__wrapped__") and value.__module__ == module.__name__
+    }
+    assert drawn == set(FIGURE_NAMES)
 
 
 def test_on_complete_gets_every_figure_once_in_report_order():
@@ -44,7 +55,7 @@ def test_workers_draw_what_this_process_draws():
     give the same bytes as drawing here, and a figure that fails in a worker fails the caller."""
     code = textwrap.dedent(
         """
-        from report.drawing import Drawing
+        from report.figures.drawing import Drawing
         from tests.fixtures.make_fixture import fixture_results, make_evals
 
         results = fixture_results()

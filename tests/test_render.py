@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.files import write_bytes
 from report.render import (
     CASES,
     CSS,
@@ -19,7 +20,7 @@ from report.render import (
     RenderError,
     build_context,
     render_html,
-    write_pdf,
+    render_pdf,
     write_site,
 )
 from tests.fixtures.make_fixture import fixture_checks, fixture_results, fixture_svgs
@@ -80,7 +81,7 @@ def test_golden_html():
 
 
 def test_golden_html_of_given_weights():
-    """Weights trained elsewhere: the prose asserts nothing about training (issue 10, item 7)."""
+    """Weights trained elsewhere: the prose asserts nothing about how they were trained."""
     assert_golden(
         render_html(build_context(given_weights_results(), fixture_checks(), CASES)), "given_weights.html"
     )
@@ -160,6 +161,12 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def write_pdf(html: str, pdf_path: Path, figure_svg, css_path: Path = CSS) -> Path:
+    """render_pdf, written atomically to pdf_path (as report/publish.py writes it)."""
+    write_bytes(pdf_path, render_pdf(html, figure_svg, css_path)[0])
+    return pdf_path
+
+
 @pytest.fixture(scope="module")
 def pdf(site, tmp_path_factory) -> Path:
     try:
@@ -211,7 +218,7 @@ def test_every_claim_in_the_html_appears_in_the_pdf(site, pdf):
 
 
 def test_the_site_carries_its_pdf_and_links_it_with_size_and_pages(tmp_path):
-    """issue 13, item 1: report.pdf inside the site (0644), linked under the title with its real size
+    """report.pdf inside the site (0644), linked under the title with its real size
     and page count; a favicon, a meta description and Open Graph tags."""
     import json
 
@@ -250,10 +257,10 @@ def test_the_site_carries_its_pdf_and_links_it_with_size_and_pages(tmp_path):
 
 
 def test_the_pdf_is_tagged_and_carries_the_metadata_of_report_yaml(pdf):
-    """issue 13, item 4: PDF/UA-1 (tagged), with title, authors, subject and keywords from assets/report.yaml."""
+    """PDF/UA-1 (tagged), with title, authors, subject and keywords from assets/report.yaml."""
     from pypdf import PdfReader
 
-    from report.context import load_report_meta
+    from report.assets import load_report_meta
 
     meta, reader = load_report_meta(), PdfReader(pdf)
     info = reader.metadata

@@ -1,4 +1,4 @@
-"""report.svg: dropping matplotlib's id-only groups leaves every drawn element with the same
+"""report.figures.svg: dropping matplotlib's id-only groups leaves every drawn element with the same
 effective attributes (what its ancestors transform, clip and style), in the same order."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from report import figures as F
-from report.svg import without_bare_groups
+from report.figures.registry import BY_NAME
+from report.figures.svg import matplotlib_svg, without_bare_groups
 from tests.fixtures.make_fixture import fixture_results, make_evals
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -34,8 +34,8 @@ def _drawn(svg: str) -> list[tuple[str, dict, list[dict]]]:
 
 def _raw_svg(name: str) -> str:
     results = fixture_results()
-    draw, needs_evals = F._FUNCTIONS[name]
-    return F.matplotlib_svg(draw(results, make_evals(results)) if needs_evals else draw(results))
+    draw, needs_evals = BY_NAME[name]
+    return matplotlib_svg(draw(results, make_evals(results)) if needs_evals else draw(results))
 
 
 @pytest.mark.parametrize("name", ["reliability", "gradcam_compare"])
@@ -79,7 +79,7 @@ def test_unbalanced_groups_are_an_error(broken):
 
 
 def test_every_label_has_a_sans_serif_fallback():
-    from report.svg import FONT_STACK, with_font_stack
+    from report.figures.svg import FONT_STACK, with_font_stack
 
     svg = """<text style="font-family: 'DejaVu Sans'; font-size: 7px">a</text>"""
     assert with_font_stack(svg) == f'<text style="font-family: {FONT_STACK}; font-size: 7px">a</text>'

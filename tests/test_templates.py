@@ -11,15 +11,8 @@ import yaml
 from jinja2 import UndefinedError
 
 from report import filters as f
-from report.context import (
-    MEMORISED_GAP,
-    REFERENCES_YAML,
-    REPORT_YAML,
-    ReportMetaError,
-    build_context,
-    load_references,
-    load_report_meta,
-)
+from report.assets import REFERENCES_YAML, REPORT_YAML, ReportMetaError, load_references, load_report_meta
+from report.context import MEMORISED_GAP, build_context
 from report.render import CASES, TEMPLATES, environment, render_html
 from tests.fixtures.make_fixture import fixture_checks, fixture_results
 
@@ -249,7 +242,7 @@ def test_page_one_says_which_statements_hold_in_this_setting():
 
 
 def test_wording_rules_follow_the_cpu_studys_numbers():
-    """Sentences that read oddly on real CPU-study numbers follow the numbers instead (issue 10)."""
+    """Sentences that read oddly on real CPU-study numbers follow the numbers instead."""
     results = fixture_results()
     claims = results["claims"]
     html = render(results)

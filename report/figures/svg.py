@@ -1,4 +1,4 @@
-"""Matplotlib's SVG made lighter to draw, without changing what it shows.
+"""A figure as the report's SVG: matplotlib's, made lighter to draw without changing what it shows.
 
 Matplotlib wraps every artist (each tick, label, line and patch) in a `<g id="...">` of its own:
 about half the elements of the report's figures are such groups. A group with no attribute but
@@ -7,8 +7,8 @@ opacity), yet WeasyPrint saves and restores its graphics state for every element
 Dropping those groups made the PDF's twelve figures 20% cheaper to draw (1.60 -> 1.25 s of CPU,
 best of 7 alternating runs, 2026-11-29); Chromium renders the lighter SVG pixel-identical.
 
-Matplotlib also names a single font, DejaVu Sans; a browser without it drew the labels in a serif
-(issue 13). `with_font_stack` gives every text a sans-serif fallback stack, led by the fonts with
+Matplotlib also names a single font, DejaVu Sans; a browser without it draws the labels in a serif.
+`with_font_stack` gives every text a sans-serif fallback stack, led by the fonts with
 DejaVu's metrics (Bitstream Vera, which DejaVu derives from; then Verdana), so the labels keep
 their width and fit. Shipping DejaVu with the site instead would add about 700 kB to a site of
 about 500 kB; the PDF embeds it anyway (WeasyPrint draws with the installed DejaVu).
@@ -16,7 +16,13 @@ about 500 kB; the PDF embeds it anyway (WeasyPrint draws with the installed Deja
 
 from __future__ import annotations
 
+import io
 import re
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+from report.figures.style import RC
 
 _GROUP_TAG = re.compile(r"<g\b[^>]*>|</g>")
 _ONLY_ID = re.compile(r'\s*(?:id="([^"]*)")?\s*')
@@ -64,3 +70,17 @@ def without_bare_groups(svg: str) -> str:
         raise ValueError("the SVG leaves a <g> open")
     pieces.append(svg[position:])
     return "".join(pieces)
+
+
+def matplotlib_svg(fig: Figure) -> str:
+    """A figure as matplotlib saves it, without a creation date so that equal inputs give equal bytes."""
+    buf = io.StringIO()
+    with mpl.rc_context(RC):  # the svg.* settings are read when saving, not when drawing
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def figure_to_svg(fig: Figure) -> str:
+    """The SVG the report uses: matplotlib's, without the groups that only name an artist
+    (WeasyPrint draws it faster), with the font stack."""
+    return with_font_stack(without_bare_groups(matplotlib_svg(fig)))

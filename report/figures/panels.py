@@ -13,9 +13,9 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path
 from matplotlib.ticker import MaxNLocator
 
-from report.cam import upsample_bilinear
+from report.figures.cam import upsample_bilinear
+from report.figures.style import GREY, HEAT_ALPHA_MAX, HEAT_ALPHA_MIN, HEAT_CMAP, SPLIT_STYLE, Margins, panels
 from report.filters import conf, label
-from report.style import GREY, HEAT_ALPHA_MAX, HEAT_ALPHA_MIN, HEAT_CMAP, SPLIT_STYLE, Margins, panels
 
 PLACEHOLDER_FACE = "#F2F2F2"
 

@@ -5,14 +5,14 @@
     drawing.all()                         # waits for every one: {name: SVG text}, report order
 
 build.py prepares the PDF meanwhile; WeasyPrint asks for each figure when it reaches it.
-This module imports neither matplotlib nor report.figures: the workers are forked first and
-import them themselves, so that the caller goes straight on to its own work (importing
-matplotlib takes 0.8 s here) while the workers import and draw on the other core.
+This module imports neither matplotlib nor the figure functions (report.figures.registry): the
+workers are forked first and import them themselves, so that the caller goes straight on to its
+own work (importing matplotlib takes 0.8 s here) while the workers import and draw on the other
+core.
 """
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import multiprocessing as mp
 import os
@@ -22,43 +22,18 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-Evals = Mapping[str, Mapping[str, Any]]
+from pipeline.parentdeath import die_with_parent
+from report.outline import FIGURE_NAMES
 
-# The figure names in report order, as report.figures.FIGURES lists them (a test keeps the two
-# equal); here so that this module needs nothing of matplotlib.
-FIGURE_NAMES = (
-    "training_baseline",
-    "failure_cases",
-    "gradcam_failures",
-    "training_cutmix",
-    "gradcam_compare",
-    "confidence_histograms",
-    "wrong_by_threshold",
-    "per_class_change",
-    "reliability",
-    "risk_coverage",
-    "attention_spread",
-    "gallery",
-)
+Evals = Mapping[str, Mapping[str, Any]]
 WORKER_NICENESS = 5  # the workers yield a contested core to the caller, whose work is the longer
 
 _JOB: tuple[dict, Evals] | None = None  # the inputs a forked worker inherits (nothing is pickled)
 _PARENT: int | None = None  # the process that forked the workers
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    """End this worker when its parent dies, by any signal, kill -9 included (prctl(2),
-    PR_SET_PDEATHSIG; Linux). A parent already gone before the call is caught by its pid."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != _PARENT:
-        os._exit(1)
 
 
 def _start_worker() -> None:
-    _die_with_parent()
+    die_with_parent(_PARENT, signal.SIGKILL)  # a worker has nothing to finish: it ends at once
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's SIGTERM handler is the parent's
     os.nice(WORKER_NICENESS)
     # A worker draws a few figures and exits: cyclic garbage collection would only cost it time
@@ -67,7 +42,7 @@ def _start_worker() -> None:
 
 
 def _draw_in_worker(name: str) -> str:
-    from report.figures import draw_svg
+    from report.figures.registry import draw_svg
 
     assert _JOB is not None, "Drawing sets _JOB before forking"
     return draw_svg(name, *_JOB)
@@ -119,7 +94,7 @@ class Drawing:
         if name not in self._drawn:
             future = self._pending.pop(name, None)
             if future is None:
-                from report.figures import draw_svg
+                from report.figures.registry import draw_svg
 
                 self._drawn[name] = draw_svg(name, self._results, self._evals)
             else:

@@ -1,30 +1,25 @@
-"""The study's eight figures, and the list of every figure of the report in its order.
+"""The study's eight figures.
 
 A figure is a function from data to a matplotlib `Figure`: `results` is results.json as a dict
 (pipeline/RESULTS.md); `evals` is {"baseline": arrays, "cutmix": arrays} from
 `pipeline.evalfile.load_eval`, needed only where images or Grad-CAM maps are drawn. A figure
-function never saves or shows; `draw_svg` saves one as SVG text and lets it go, and
-`report.drawing.Drawing` draws them all in worker processes.
-The analyses beyond the study are drawn in `report.figures_beyond`.
+function never saves or shows; `report.figures.registry.draw_svg` saves one as SVG text and lets
+it go, and `report.figures.drawing.Drawing` draws them all in worker processes.
+The analyses beyond the study are drawn in `report.figures.beyond`.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from report import figures_beyond as beyond
-from report.arrays import find_cam, find_image
-from report.cam import normalise_max, normalise_sum
-from report.drawing import FIGURE_NAMES
-from report.filters import conf, label, points, relchange, thousands
-from report.panels import (
+from pipeline.config import MODELS
+from report.figures.arrays import find_cam, find_image
+from report.figures.cam import normalise_max, normalise_sum
+from report.figures.panels import (
     bars,
     case_title,
     empty_figure,
@@ -33,13 +28,12 @@ from report.panels import (
     show_image,
     training_curves,
 )
-from report.style import (
+from report.figures.style import (
     GREY,
     IMPROVED,
     MODEL_COLOR,
     MODEL_LABEL,
     PANEL_IN,
-    RC,
     REGRESSED,
     Margins,
     axes_at,
@@ -47,10 +41,9 @@ from report.style import (
     panels,
     styled,
 )
-from report.svg import with_font_stack, without_bare_groups
+from report.filters import conf, label, points, relchange, thousands
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
-MODELS = ("baseline", "cutmix")
 
 NOT_EVALUATED = "not evaluated\nin this run"
 NO_IMAGE = "image not\nstored"
@@ -318,62 +311,3 @@ def per_class_change(results: dict, label_k: int = 3) -> Figure:
         legend.append(Patch(color=GREY, label="unchanged"))
     ax.legend(handles=legend, loc="upper right")
     return fig
-
-
-# --- All figures, in report order -------------------------------------------------------------
-
-
-# name -> (function, needs eval arrays) of every figure.
-_FUNCTIONS: dict[str, tuple[Callable[..., Figure], bool]] = {
-    "training_baseline": (training_baseline, False),
-    "failure_cases": (failure_cases, True),
-    "gradcam_failures": (gradcam_failures, True),
-    "training_cutmix": (training_cutmix, False),
-    "gradcam_compare": (gradcam_compare, True),
-    "confidence_histograms": (confidence_histograms, False),
-    "wrong_by_threshold": (wrong_by_threshold, False),
-    "per_class_change": (per_class_change, False),
-    "reliability": (beyond.reliability, False),
-    "risk_coverage": (beyond.risk_coverage, False),
-    "attention_spread": (beyond.attention_spread, False),
-    "gallery": (beyond.gallery, True),
-}
-# (name, function, needs eval arrays) of every figure, in the order the report shows them
-# (report.drawing.FIGURE_NAMES: that light module forks the drawing workers).
-FIGURES: tuple[tuple[str, Callable[..., Figure], bool], ...] = tuple(
-    (name, *_FUNCTIONS[name]) for name in FIGURE_NAMES
-)
-
-
-def matplotlib_svg(fig: Figure) -> str:
-    """A figure as matplotlib saves it, without a creation date so that equal inputs give equal bytes."""
-    buf = io.StringIO()
-    with mpl.rc_context(RC):  # the svg.* settings are read when saving, not when drawing
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return buf.getvalue()
-
-
-def figure_to_svg(fig: Figure) -> str:
-    """The SVG the report uses: matplotlib's, without the groups that only name an artist
-    (report.svg: WeasyPrint draws it faster)."""
-    return with_font_stack(without_bare_groups(matplotlib_svg(fig)))
-
-
-def draw_svg(name: str, results: dict[str, Any], evals: Evals) -> str:
-    """SVG text of one named figure; the Figure is dropped once saved."""
-    draw, needs_evals = _FUNCTIONS[name]
-    fig = draw(results, evals) if needs_evals else draw(results)
-    # Not fig.clear(): it rebuilds every Axes before dropping it (8% of the drawing time). A
-    # Figure made without pyplot has no manager holding it; the garbage collector frees it.
-    return figure_to_svg(fig)
-
-
-def render_figures(results: dict[str, Any], evals: Evals, workers: int | None = None) -> dict[str, str]:
-    """{name: SVG text} of every figure, in report order (all drawn before it returns)."""
-    from report.drawing import Drawing
-
-    drawing = Drawing(results, evals, workers)
-    try:
-        return drawing.all()
-    finally:
-        drawing.close()

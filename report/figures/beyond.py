@@ -1,7 +1,7 @@
 """Figures for the analyses beyond the study: calibration, selective prediction, the gallery of
 confidently wrong images, and how widely Grad-CAM attention spreads.
 
-Same contract as `report.figures`: functions from results (and eval arrays) to a Figure.
+Same contract as `report.figures.study`: functions from results (and eval arrays) to a Figure.
 Calibration follows Guo et al. (2017), "On Calibration of Modern Neural Networks"; the
 risk–coverage curve follows Geifman & El-Yaniv (2017), "Selective Classification for Deep
 Neural Networks".
@@ -14,14 +14,13 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.config import AnalysisConfig
-from report.arrays import find_image
+from pipeline.config import MODELS, AnalysisConfig
+from report.figures.arrays import find_image
+from report.figures.panels import bars, empty_figure, placeholder, show_image
+from report.figures.style import MODEL_COLOR, MODEL_LABEL, PANEL_IN, Margins, new_figure, panels, styled
 from report.filters import conf, fraction_pct, label, num, pct
-from report.panels import bars, empty_figure, placeholder, show_image
-from report.style import MODEL_COLOR, MODEL_LABEL, PANEL_IN, Margins, new_figure, panels, styled
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
-MODELS = ("baseline", "cutmix")
 PLOT_POINTS = 400  # points kept per risk–coverage curve: enough for the eye, small SVGs
 
 
