@@ -269,7 +269,7 @@ def figures_stage(runs: dict[str, RunFiles], paths: Paths) -> tuple[Figures, Key
 
     from pipeline.evalfile import load_eval
     from report.claims import load_results
-    from report.drawing import Drawing
+    from report.figures.drawing import Drawing
 
     def save(svgs: dict[str, str]) -> None:
         def write():

@@ -10,12 +10,11 @@ retrain (report/gate.py):
     flag that changed between seeds.
 
 A retrain on another machine with the same seed differs from ours the way another seed does: the
-first kernels oneDNN or cuDNN choose differently already move the 4th decimal of the first loss
-(issue 11), and training amplifies that. The frozen run, where there is one, is one more honest
-sample and joins the seeds: a tolerance must admit the run it is measured against. MULTIPLE = 4
-standard deviations keeps a false alarm on an
-honest retrain below about 1 in 10,000 per claim for a normal spread; the range guards the small-k
-estimate of the deviation.
+first kernels oneDNN or cuDNN choose differently already move the 4th decimal of the first loss,
+and training amplifies that. The frozen run, where there is one, is one more honest sample and
+joins the seeds: a tolerance must admit the run it is measured against. MULTIPLE = 4 standard
+deviations keeps a false alarm on an honest retrain below about 1 in 10,000 per claim for a normal
+spread; the range guards the small-k estimate of the deviation.
 
     .venv/bin/python benchmarks/claim_spread.py --profile smoke --seeds 42 43 44 45 46 \
         [--data-dir ../shared/data] [--out report/frozen/smoke/tolerances.json]

@@ -4,7 +4,7 @@ Ours (pipeline.evaluate.predict_logits): the split as one device-resident uint8 
 normalised on the device, channels_last, torch.inference_mode. Plain: float tensors normalised on
 the host beforehand, the model in its default layout, torch.no_grad. Random weights and images are
 enough: throughput does not depend on what the network has learned. No target: on the CPU both
-loops are bound by the same convolutions (issue 10); benchmarks/precision_throughput.py measures
+loops are bound by the same convolutions; benchmarks/precision_throughput.py measures
 the CPU's real lever, bf16.
 
     .venv/bin/python benchmarks/eval_throughput.py [--device cuda] [--images 2000] [--batch-size 256]

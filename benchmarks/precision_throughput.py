@@ -20,7 +20,7 @@ cores run faster than stated; give --mhz).
 
     .venv/bin/python benchmarks/precision_throughput.py [--turns 4] [--train-steps 3] [--batch-size 128]
 
-Targets (issue 10), only where the processor has AMX: bf16/fp32 >= 2 for training and >= 3 for
+Targets, only where the processor has AMX: bf16/fp32 >= 2 for training and >= 3 for
 prediction. The script exits 1 when a target applies and is missed.
 """
 
@@ -46,7 +46,7 @@ from pipeline.precision import cpu_has_amx  # noqa: E402
 from pipeline.train import _new_run, _step  # noqa: E402  (the production step itself, not a copy)
 
 PRECISIONS = ("fp32", "bf16")
-TARGETS = {"training": 2.0, "prediction": 3.0}  # bf16/fp32, where AMX is present (issue 10)
+TARGETS = {"training": 2.0, "prediction": 3.0}  # bf16/fp32, where AMX is present
 
 
 # ----------------------------------------------------------------------------- the processor

@@ -10,9 +10,9 @@ same model (build_model, same init) with the same optimiser settings on the same
     .venv/bin/python benchmarks/train_throughput.py [--device cuda] [--steps 20] [--batch-size 128]
 
 Prints both rates and their ratio, with no target: on the CPU both loops sit at the same fp32
-convolution limit and the ratio moved between 1.1 and 1.7 from one machine to the next (issue 10),
-so it says where the data path matters (a GPU), not whether ours is good enough. The CPU's lever
-is the arithmetic: benchmarks/precision_throughput.py.
+convolution limit and the ratio moved between 1.1 and 1.7 from one machine to the next, so it
+says where the data path matters (a GPU), not whether ours is good enough. The CPU's lever is the
+arithmetic: benchmarks/precision_throughput.py.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from commands.workspace import Paths, log, output_paths, shown
 from pipeline.config import MODELS, ConfigError
 from pipeline.files import atomic_dir, ensure_writable, folder_lock, write_json
 from pipeline.leftovers import clean_leftovers
-from pipeline.stages import ROOT, file_digest
+from pipeline.project import ROOT
+from pipeline.stages import file_digest
 
 
 def last_build(args) -> tuple[Paths, dict]:

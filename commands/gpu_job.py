@@ -11,12 +11,12 @@ from commands.freeze import freeze_into
 from commands.workspace import RunFiles, data_folder, log, shown
 from pipeline.files import claim_folder, ensure_writable, folder_lock, scratch_dir
 from pipeline.leftovers import clean_leftovers
-from pipeline.stages import ROOT
+from pipeline.project import ROOT
 
 
 def bundle(args) -> None:
     """The profile's portable GPU job: code, the dataset packed in two parts, the driver (gpu/README.md)."""
-    from pipeline.bundle import FOLDERS, UPLOAD_LIMIT, tracked_bytes, write_bundle
+    from pipeline.gpujob.bundle import FOLDERS, UPLOAD_LIMIT, tracked_bytes, write_bundle
     from pipeline.provenance import git_state
 
     dest = Path(args.out) if args.out else ROOT / "out" / f"job-{args.profile}"
@@ -41,7 +41,7 @@ def bundle(args) -> None:
 
 def import_archives(args) -> None:
     """Verify the results archives of GPU jobs (gpu/run.py) and freeze them, as freeze does."""
-    from pipeline.jobimport import extract_runs, verified_archives
+    from pipeline.gpujob.jobimport import extract_runs, verified_archives
 
     archives = verified_archives([Path(t) for t in args.targets], args.profile)
     staging = ensure_writable(workspace.RUNS / args.profile)

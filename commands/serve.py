@@ -6,7 +6,7 @@ import signal
 import sys
 
 from commands.workspace import log, output_paths
-from pipeline.stages import ROOT
+from pipeline.project import ROOT
 
 
 def serve(args) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.stages import ROOT
+from pipeline.project import ROOT
 
 # The code each stage's key hashes, beside its config and input files (pipeline/stages.py).
 CODE = {
@@ -50,12 +50,14 @@ CODE = {
             "historyfile.py",
             "scores.py",
             "cases.py",
-            "calibration.py",
-            "selective.py",
-            "stats.py",
-            "migration.py",
-            "confusions.py",
-            "attention.py",
+            "identities.py",
+            "metrics/__init__.py",
+            "metrics/calibration.py",
+            "metrics/selective.py",
+            "metrics/stats.py",
+            "metrics/migration.py",
+            "metrics/confusions.py",
+            "metrics/attention.py",
         )
     ]
     + ["report/cases.py", "report/yamlfile.py"],
@@ -68,21 +70,27 @@ CODE = {
         "pipeline/printable.py",
     ],
     "figures": [
-        "report/figures.py",
-        "report/figures_beyond.py",
-        "report/panels.py",
-        "report/cam.py",
-        "report/style.py",
-        "report/arrays.py",
+        "report/figures/__init__.py",
+        "report/figures/registry.py",
+        "report/figures/study.py",
+        "report/figures/beyond.py",
+        "report/figures/panels.py",
+        "report/figures/cam.py",
+        "report/figures/style.py",
+        "report/figures/arrays.py",
         "report/filters.py",
-        "report/svg.py",
-        "report/drawing.py",
+        "report/figures/svg.py",
+        "report/figures/drawing.py",
+        "report/outline.py",
         "pipeline/config.py",
     ],
     "render": [
         "report/publish.py",
         "report/render.py",
         "report/context.py",
+        "report/outline.py",
+        "report/assets.py",
+        "report/appendix.py",
         "report/filters.py",
         "report/claims.py",
         "report/yamlfile.py",
@@ -90,7 +98,6 @@ CODE = {
         "pipeline/npzfile.py",
         "pipeline/jsonfile.py",
         "pipeline/printable.py",
-        "report/drawing.py",
         "report/differences.py",
         "pipeline/config.py",
         "templates",
@@ -100,11 +107,11 @@ CODE = {
 
 
 # Each stage's entry point, whose imports (within pipeline/ and report/) CODE must list; a test
-# keeps the two in step. These modules move files and report errors but shape no output:
+# keeps the two in step. These modules move files, report errors and end workers but shape no output:
 STAGE_ENTRY = {
     "analyse": ["pipeline.analysis", "pipeline.evalfile", "pipeline.historyfile", "report.cases"],
     "check": ["report.claims"],
-    "figures": ["report.figures"],
+    "figures": ["report.figures.drawing", "report.figures.registry"],
     "render": ["report.publish"],
 }
 
@@ -114,6 +121,8 @@ SHAPES_NO_OUTPUT = [
     "pipeline/files.py",
     "pipeline/leftovers.py",
     "pipeline/outputerror.py",
+    "pipeline/project.py",
+    "pipeline/parentdeath.py",
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.stages import ROOT
+from pipeline.project import ROOT
 
 RUNS = ROOT / "runs"  # runs/<profile>/<model>/: checkpoint, history, eval (git-ignored)
 FROZEN = ROOT / "report" / "frozen"  # report/frozen/<profile>/<model>/: committed results

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The GPU job of a bundle (pipeline/bundle.py, gpu/README.md): run it from the bundle's job/ folder.
+"""The GPU job of a bundle (pipeline/gpujob/, gpu/README.md): run it from the bundle's job/ folder.
 
     python3 run.py --part-only 1            job 1: check part 1 and keep it in ../store/ for job 2
     python3 run.py --time-limit 570         job 2: find the parts, unpack, verify, self-check,
@@ -8,21 +8,21 @@
 Job 2 unpacks the parts into an ordinary cifar-100-python folder, checks every array against the
 content digests in bundle.json (those of ../shared/data/README.md), then tries 20 training steps
 of each precision and compile choice in order (bf16 and torch.compile first on CUDA) and keeps the
-first that works. It trains the models of bundle.json in two processes on the one device, each
-through pipeline.train.train_run with the config bundle.json holds, and evaluates each through
-pipeline.evaluate.evaluate_weights, as build.py does. Results go to $OUT (else ../results):
-run.log and each model's history after every epoch, so that a job stopped by its time limit still
-returns its throughput, and results-<profile>.tar at the end (pipeline/jobarchive.py).
+first that works (pipeline/gpujob/selfcheck.py). It trains the models of bundle.json in two
+processes on the one device, each through pipeline.train.train_run with the config bundle.json
+holds, and evaluates each through pipeline.evaluate.evaluate_weights, as build.py does. Results go
+to $OUT (else ../results): run.log and each model's history after every epoch, so that a job
+stopped by its time limit still returns its throughput, and results-<profile>.tar at the end
+(pipeline/gpujob/jobarchive.py).
 
-After the first epoch it projects the time the rest needs; when that exceeds the time left, it
-stops both trainers, archives what it has and says what this machine can do. It never changes a
-setting of the run to fit.
+After the first epoch it projects the time the rest needs (pipeline/gpujob/projection.py); when
+that exceeds the time left, it stops both trainers, archives what it has and says what this
+machine can do. It never changes a setting of the run to fit.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import json
 import os
@@ -39,14 +39,17 @@ ROOT = JOB.parent  # the bundle: part1/, part2/, and what the job writes: store/
 WORK = ROOT / "work"
 sys.path[:0] = [str(JOB), *(str(z) for z in sorted((JOB / "vendor").glob("*.zip")))]  # captum, zipped
 
-from pipeline import jobarchive, pack  # noqa: E402 (after the paths above)
+from pipeline.digests import bytes_digest, content_digests  # noqa: E402 (after the paths above)
 from pipeline.errors import StudyError  # noqa: E402
+from pipeline.files import write_bytes  # noqa: E402
+from pipeline.gpujob import jobarchive, pack  # noqa: E402
+from pipeline.gpujob.projection import advice, history_rows, projection  # noqa: E402
+from pipeline.gpujob.selfcheck import choose_setup  # noqa: E402
+from pipeline.parentdeath import die_with_parent  # noqa: E402
 
 ARCHIVE_MARGIN = 30.0  # seconds kept for stopping the trainers and writing the archive
-EVAL_SETUP = 20.0  # seconds an evaluation needs besides its images: load data and weights, write
 PROBE_STEP = 33  # the first-epoch step after which the steady rate is timed (past compile and two syncs)
 EXIT_STOPPED = 3  # the projection did not fit: stopped cleanly, archive written
-BUNDLE_KEYS = ("profile", "configs", "data_source", "sizes", "digests", "parts", "git_commit")
 
 
 class JobError(StudyError, RuntimeError):
@@ -68,12 +71,6 @@ class Log:
         print(line, flush=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 # ----------------------------------------------------------------------------- bundle and parts
@@ -112,7 +109,7 @@ def verified_part(bundle: dict, number: int) -> tuple[Path, bytes]:
     for place in part_places(bundle, number):
         if place.is_file():
             data = place.read_bytes()
-            if pack.bytes_digest(data) == want:
+            if bytes_digest(data) == want:
                 return place, data
             raise JobError(
                 f"{place} is damaged (its sha256 is not bundle.json's): upload part {number} again"
@@ -129,10 +126,7 @@ def store_part(bundle: dict, number: int, log: Log) -> None:
     place, data = verified_part(bundle, number)
     kept = ROOT / "store" / place.name
     if place != kept:
-        kept.parent.mkdir(exist_ok=True)
-        tmp = kept.with_name(f".{kept.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, kept)
+        write_bytes(kept, data, elsewhere="")
     log(f"part {number}: {len(data) / 2**20:.1f} MiB, sha256 as bundle.json, kept in {kept}")
 
 
@@ -151,7 +145,7 @@ def unpacked_arrays(bundle: dict, log: Log) -> dict:
     with np.load(JOB / "data" / "labels.npz", allow_pickle=False) as labels:
         arrays |= {k: labels[k].astype(np.int64) for k in labels.files}
     for split in pack.SPLITS:
-        got = pack.content_digests(arrays[split], arrays[f"{split}_fine"], arrays[f"{split}_coarse"])
+        got = content_digests(arrays[split], arrays[f"{split}_fine"], arrays[f"{split}_coarse"])
         if got != bundle["digests"][split]:
             raise JobError(
                 f"the unpacked {split} split does not match bundle.json's digests: make the bundle again"
@@ -231,60 +225,7 @@ def nvidia_smi(out: Path) -> None:
     (out / "nvidia-smi.txt").write_text(text, encoding="utf-8")
 
 
-# ----------------------------------------------------------------------------- the self-check
-
-
-def candidates(device_type: str, precision: str, compile_choice: str) -> list[tuple[str, bool]]:
-    """(precision, compile) pairs to try, best first: bf16 and compiled on CUDA, then the fallbacks.
-    On a CPU torch.compile adds nothing (DEVELOPERS.md), so auto means eager there."""
-    precisions = ["bf16", "fp32"] if precision == "auto" and device_type == "cuda" else None
-    if precisions is None:
-        from pipeline.precision import resolve_precision
-
-        precisions = [resolve_precision(precision, device_type)] + (["fp32"] if precision == "auto" else [])
-    compiles = {"on": [True], "off": [False], "auto": [True, False] if device_type == "cuda" else [False]}
-    return list(dict.fromkeys((p, c) for p in precisions for c in compiles[compile_choice]))
-
-
-def choose_setup(cfg, train, device, args, log: Log) -> dict:
-    """The first (precision, compile) pair whose 20-step self-check on the `train` split runs; every
-    try is recorded."""
-    from pipeline.train import self_check
-
-    train = train.to(device)
-    tries = []
-    for precision, compiled in candidates(device.type, args.precision, args.compile):
-        started = time.monotonic()
-        try:
-            rate = self_check(cfg, train, device, compile=compiled, precision=precision)
-        except Exception as exc:  # any failure of this choice means: fall back to the next
-            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-            tries.append({"precision": precision, "compile": compiled, "ok": False, "error": why})
-            log(f"self-check {precision}{' compiled' if compiled else ''}: failed ({why}); falling back")
-            continue
-        seconds = time.monotonic() - started
-        tries.append(
-            {"precision": precision, "compile": compiled, "ok": True, "images_per_s": round(rate, 1)}
-        )
-        log(
-            f"self-check {precision}{' compiled' if compiled else ''}: 20 steps in {seconds:.1f} s, {rate:,.0f} img/s after the first"
-        )
-        return {"precision": precision, "compile": compiled, "self_check": tries}
-    raise JobError(f"no precision and compile choice ran 20 training steps on {device}: see run.log")
-
-
 # ----------------------------------------------------------------------------- the trainers
-
-
-def die_with_parent(driver: int) -> None:
-    """In a trainer, before it starts: SIGTERM when the driver dies (PR_SET_PDEATHSIG), so no trainer
-    outlives a killed job; a driver already gone before that call is caught by its pid."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != driver:
-        os._exit(1)
 
 
 def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str, subprocess.Popen]:
@@ -306,11 +247,12 @@ def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str,
         if args.device:
             command += ["--device", args.device]
         with open(out / f"train-{model}.log", "wb") as log:
+            # A trainer outlives no killed driver; SIGTERM, as stop() sends, rather than kill -9.
             trainers[model] = subprocess.Popen(
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=functools.partial(die_with_parent, os.getpid()),
+                preexec_fn=functools.partial(die_with_parent, os.getpid(), signal.SIGTERM),
             )
     return trainers
 
@@ -353,56 +295,6 @@ def trainer(args) -> int:
 # ----------------------------------------------------------------------------- watching them
 
 
-def history_rows(model: str) -> list[dict]:
-    try:
-        return json.loads((WORK / "runs" / model / "history.json").read_text())["epochs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
-def first_epoch_rate(model: str, cfg) -> float | None:
-    """Images per second of the steady part of the first epoch (past compilation), else of the whole epoch."""
-    try:
-        probe = json.loads((WORK / "runs" / model / "probe.json").read_text())
-        return probe["steps"] * cfg.train.batch_size / probe["seconds"]
-    except (OSError, ValueError, KeyError, ZeroDivisionError):
-        rows = history_rows(model)
-        return rows[0]["images_per_s"] if rows else None
-
-
-def projection(models: list[str], configs: dict, sizes: dict) -> dict | None:
-    """Seconds the rest of the job needs, from the first epoch of each model; None until every model has one."""
-    per_model = {}
-    for model in models:
-        cfg, rows = configs[model], history_rows(model)
-        rate = first_epoch_rate(model, cfg)
-        if not rows or not rate:
-            return None
-        n_train = sizes["train"]
-        val_seconds = max(0.0, rows[0]["seconds"] - n_train / rows[0]["images_per_s"])
-        left = cfg.train.epochs - len(rows)
-        evaluation = EVAL_SETUP + (2.5 * sizes["test"] + sizes["val"]) / rate  # Grad-CAM ~ a training step
-        per_model[model] = {"rate": rate, "seconds": left * (n_train / rate + val_seconds) + evaluation}
-    return {"seconds": max(p["seconds"] for p in per_model.values()), "models": per_model}
-
-
-def advice(plan: dict, configs: dict, sizes: dict, limit: float) -> str:
-    """What this machine can do, from the rates measured with all models training at once."""
-    together = sum(p["rate"] for p in plan["models"].values())
-    epochs = max(cfg.train.epochs for cfg in configs.values())
-    alone = epochs * sizes["train"] / together  # one model with the whole device, about
-    fits = "fits" if alone + EVAL_SETUP < limit else "does not fit either"
-    return (
-        f"together the trainers ran {together:,.0f} img/s; one model alone would need about {alone:,.0f} s "
-        f"of training, which {fits} in a {limit:.0f}-s job: "
-        + (
-            "run `python3 run.py --models baseline`, then `--models cutmix`, in two jobs"
-            if fits == "fits"
-            else "use a faster device or a longer time limit; the run's settings stay as they are"
-        )
-    )
-
-
 def stop(trainers: dict[str, subprocess.Popen]) -> None:
     for proc in trainers.values():
         if proc.poll() is None:
@@ -429,13 +321,14 @@ def watch(
     projected = False
     while True:
         for model in trainers:
-            rows = history_rows(model)
+            rows = history_rows(WORK / "runs" / model)
             for row in rows[seen[model] :]:
                 log(
                     f"{model} epoch {row['epoch']}/{configs[model].train.epochs}: {row['images_per_s']:,.0f} img/s, "
                     f"{row['seconds']:.1f} s, train acc {row['train_acc']:.3f}, val acc {row['val_acc']:.3f}"
                 )
-                copy_atomic(WORK / "runs" / model / "history.json", out / f"history-{model}.json")
+                history = (WORK / "runs" / model / "history.json").read_bytes()
+                write_bytes(out / f"history-{model}.json", history)
             seen[model] = len(rows)
         failed = [m for m, p in trainers.items() if p.poll() not in (None, 0)]
         if failed:
@@ -447,7 +340,7 @@ def watch(
         if all(p.poll() == 0 for p in trainers.values()):
             return jobarchive.COMPLETE, f"{' and '.join(trainers)} trained and evaluated"
         if not projected:
-            plan = projection(list(trainers), configs, sizes)
+            plan = projection(WORK / "runs", list(trainers), configs, sizes)
             if plan is not None:
                 projected = True
                 left = None if deadline is None else deadline - time.monotonic() - ARCHIVE_MARGIN

@@ -5,8 +5,9 @@ and the training histories and returns the results.json dict, every value a plai
 where a number does not exist, never NaN). The sections below follow the report: the study's
 Table 2, Figure 7's thresholds, Figure 6's histograms, the failure cases and a gallery, migration,
 per-class accuracy, then what a reviewer asks for beyond the study: calibration, selective
-prediction, uncertainty of the comparison, confusions and attention spread. Identities that must
-hold between the claims are checked on every analysis; a failure raises AnalysisError.
+prediction, uncertainty of the comparison, confusions and attention spread (pipeline/metrics/).
+The identities that must hold between the claims (pipeline/identities.py) are checked on every
+analysis; a failure raises AnalysisError.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline import attention, calibration, cases, confusions, migration, selective, stats
+from pipeline import cases
 from pipeline.config import MODELS, AnalysisConfig
 from pipeline.errors import StudyError
 from pipeline.evalfile import provenance_of
+from pipeline.identities import check_identities
+from pipeline.metrics import attention, calibration, confusions, migration, selective, stats
 from pipeline.scores import Scored, score
 
 SCHEMA = 1
 RISK_COVERAGE_POINTS = 501  # points of the risk-coverage series; the area uses every image
-IDENTITY_TOLERANCE = 1e-6  # points, for identities between float claims
 # what analyse reads of each eval.npz (RESULTS.md); the shown images and cam_true are for the figures
 REQUIRED_KEYS = ("test_ids", "test_logits", "test_labels", "test_coarse", "val_logits", "val_labels")
 REQUIRED_KEYS += ("cam_pred", "class_names", "provenance")
@@ -403,55 +405,6 @@ def attention_section(runs: dict[str, Run], cfg: AnalysisConfig) -> dict:
     delta = sub(claims["cutmix.attention_entropy"]["value"], claims["baseline.attention_entropy"]["value"])
     claims["compare.attention_entropy_delta"] = claim(delta, "fraction")
     return section(claims, series={"attention": series})
-
-
-# ----------------------------------------------------------------------------- 8. identities
-
-
-def identity(name: str, lhs, rhs) -> dict:
-    if isinstance(lhs, list):
-        holds = lhs == rhs
-    else:
-        holds = lhs is not None and rhs is not None and abs(lhs - rhs) <= IDENTITY_TOLERANCE
-    return {"name": name, "lhs": lhs, "rhs": rhs, "holds": bool(holds)}
-
-
-def per_class_identity(results: dict) -> dict:
-    """Mean of per-class deltas = accuracy delta when classes are balanced; else the image-weighted mean."""
-    rows = [r for r in results["tables"]["per_class"] if r["images"]]
-    accuracy_delta = results["claims"]["compare.accuracy_delta"]["value"]
-    if len({r["images"] for r in rows}) <= 1:
-        mean_delta = results["claims"]["per_class.mean_delta"]["value"]
-        return identity("mean of per-class deltas = accuracy delta", mean_delta, accuracy_delta)
-    weighted = sum(r["delta"] * r["images"] for r in rows) / sum(r["images"] for r in rows)
-    return identity(
-        "image-weighted mean of per-class deltas = accuracy delta (classes unbalanced)",
-        weighted,
-        accuracy_delta,
-    )
-
-
-def check_identities(results: dict) -> list[dict]:
-    """The identities that must hold between the claims (issue 3 §8), each with `holds`."""
-    v = {k: c["value"] for k, c in results["claims"].items()}
-    wb, wc = v["baseline.wrong"], v["cutmix.wrong"]
-    corrected, regressed, both = v["migration.corrected"], v["migration.regressed"], v["migration.wrong_both"]
-    rows = sorted(results["tables"]["thresholds"], key=lambda r: r["threshold"])
-    checks = [
-        identity("wrong_baseline − wrong_cutmix = corrected − regressed", wb - wc, corrected - regressed),
-        identity("wrong_both = wrong_baseline − corrected", both, wb - corrected),
-        identity("wrong_both = wrong_cutmix − regressed", both, wc - regressed),
-    ]
-    for m in MODELS:
-        counts = [r[m] for r in rows]
-        checks.append(
-            identity(
-                f"{m} threshold counts never increase with the threshold",
-                counts,
-                sorted(counts, reverse=True),
-            )
-        )
-    return checks + [per_class_identity(results)]
 
 
 # ----------------------------------------------------------------------------- the whole analysis

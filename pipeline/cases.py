@@ -13,8 +13,6 @@ import numpy as np
 
 from pipeline.scores import Scored
 
-STATUSES = ("fixed", "still_wrong", "not_a_baseline_failure", "not_evaluated")
-
 
 def status(baseline_correct: bool, cutmix_correct: bool) -> str:
     if baseline_correct:

@@ -18,9 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline import pack, safepickle
+from pipeline import safepickle
 from pipeline.config import DataConfig
+from pipeline.digests import content_digests
 from pipeline.errors import StudyError
+from pipeline.project import ROOT
 
 # Per-channel statistics of the CIFAR-100 training images (the values used by the common CIFAR-100
 # training recipes, e.g. weiaicunzai/pytorch-cifar100 conf/global_settings.py).
@@ -28,7 +30,6 @@ CIFAR_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR_STD = (0.2673, 0.2564, 0.2762)
 
 FOLDER = "cifar-100-python"
-PROJECT = Path(__file__).resolve().parent.parent  # the default data/ lives in the project
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 ARCHIVE_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"
 SYNTHETIC_MARKER = "SYNTHETIC"  # file in a folder written by write_synthetic
@@ -89,7 +90,7 @@ class Splits:
 
 def resolve_data_dir(cli_value: str | os.PathLike | None) -> Path:
     """--data-dir, else $CIFAR100_DIR, else data/. Either the cifar-100-python folder or its parent."""
-    root = Path(cli_value or os.environ.get("CIFAR100_DIR") or PROJECT / "data")  # not the current folder
+    root = Path(cli_value or os.environ.get("CIFAR100_DIR") or ROOT / "data")  # not the current folder
     return root if root.name == FOLDER or (root / "meta").exists() else root / FOLDER
 
 
@@ -110,7 +111,7 @@ def ensure_downloaded(folder: Path) -> Path:
 
 
 def _content_digests(entry: dict) -> tuple[str, ...]:
-    return tuple(pack.content_digests(entry["data"], entry["fine_labels"], entry["coarse_labels"]))
+    return tuple(content_digests(entry["data"], entry["fine_labels"], entry["coarse_labels"]))
 
 
 def read_verified(path: Path, verify: bool = True) -> dict:

@@ -1,4 +1,5 @@
-"""Which device a run uses: --device, else CUDA where there is one, else the CPU (STYLE.md 12)."""
+"""Which device a run uses: --device, else CUDA where there is one, else the CPU: no device is
+hard-coded, so the same code trains on a GPU and runs its tests on a CPU."""
 
 from __future__ import annotations
 

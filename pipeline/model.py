@@ -13,7 +13,7 @@ from torchvision.models import resnet18
 from pipeline.errors import StudyError
 
 NUM_CLASSES = 100
-PARAMETERS = 11_220_132  # of this architecture with 100 classes (../shared/DESIGN.md)
+PARAMETERS = 11_220_132  # of this architecture with 100 classes, counted (tests/test_model.py)
 
 
 class WeightsError(StudyError, ValueError):
@@ -85,5 +85,6 @@ def _few(keys: list[str], n: int = 5) -> str:
 
 
 def to_device(model: nn.Module, device: torch.device) -> nn.Module:
-    """channels_last is the fastest layout on both CPU (measured, DEVELOPERS.md) and CUDA tensor cores."""
+    """channels_last is the layout the fastest convolutions of oneDNN (CPU) and cuDNN (tensor cores)
+    take; benchmarks/eval_throughput.py times it against the default NCHW."""
     return model.to(device=device, memory_format=torch.channels_last)

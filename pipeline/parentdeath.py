@@ -1,6 +1,6 @@
 """A child process that ends when its parent dies, by any signal, kill -9 included.
 
-Used by the figure workers (report/drawing.py) and by the GPU job's trainers (gpu/run.py), so that
+Used by the figure workers (report/figures/drawing.py) and by the GPU job's trainers (gpu/run.py), so that
 no worker outlives a killed build or job.
 """
 

@@ -1,8 +1,8 @@
 """Where a result came from: config and its hash, data split, code version, libraries, device, time.
 
-Stored in every checkpoint and result file and printed in the report's appendix (../shared/STYLE.md,
-example 8), so that a number can always be traced to the run that made it. Plain JSON types only,
-so the dict also loads under `torch.load(weights_only=True)`.
+Stored in every checkpoint and result file and printed in the report's appendix, so that a number
+can always be traced to the run that made it. Plain JSON types only, so the dict also loads under
+`torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import platform
 import subprocess
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,17 +18,17 @@ import torchvision
 
 from pipeline.config import RunConfig, config_hash, to_dict
 from pipeline.jsonfile import parse_json
+from pipeline.project import ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# A GPU-job bundle (pipeline/bundle.py) has no git: it records the commit it was made from here.
-SOURCE = REPO_ROOT / "SOURCE.json"
+# A GPU-job bundle (pipeline/gpujob/bundle.py) has no git: it records the commit it was made from here.
+SOURCE = ROOT / "SOURCE.json"
 
 
 def _git(*args: str) -> str | None:
     """Output of a git command in the repository, or None where there is no git or no repository."""
     try:
         done = subprocess.run(
-            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from pipeline.files import write_json
 from pipeline.jsonfile import parse_json
-
-ROOT = Path(__file__).resolve().parents[1]
+from pipeline.project import ROOT
 
 
 def _sha(data: bytes) -> str:

@@ -1,8 +1,9 @@
 """Training one run (one profile, one model): SGD on ResNet-18, with or without CutMix, resumable.
 
-The recipe is the study's (seed §3, §6; ../shared/DESIGN.md): SGD with momentum 0.9 and weight
-decay 5e-4, lr 0.1 multiplied by 0.1 after the configured milestone epochs, batches of 128, random
-crop and flip, CutMix with p = 0.5 and label smoothing 0.1 for the cutmix model.
+The recipe is the study's (seed §3, §6): SGD with momentum 0.9 and weight decay 5e-4, lr 0.1
+multiplied by 0.1 after the configured milestone epochs, batches of 128 (the seed leaves the batch
+size open: the usual choice for this recipe), random crop and flip, CutMix with p = 0.5 and label
+smoothing 0.1 for the cutmix model.
 
 The hot loop is airbench's (KellerJordan/cifar10-airbench): the whole train split sits on the
 device as one uint8 tensor; each epoch draws one permutation from a seeded torch.Generator, slices
@@ -59,8 +60,8 @@ SYNC_EVERY = 16
 EVAL_BATCH = 1_000  # images per forward pass when measuring val loss and accuracy
 
 # (training, prediction) images/s on two idle cores of the development Xeon with AMX (ResNet-18,
-# CIFAR stem, batch 128, channels_last, torch 2.14.1; DEVELOPERS.md, measured 2026-12-01). The
-# 2026-11-29 figures of 21-27 img/s were taken while other jobs shared the two cores.
+# CIFAR stem, batch 128, channels_last, torch 2.14.1; benchmarks/precision_throughput.py, measured
+# 2026-12-01). The 2026-11-29 figures of 21-27 img/s were taken while other jobs shared the cores.
 CPU_IMAGES_PER_S: dict[str, tuple[float, float]] = {"fp32": (67.0, 198.0), "bf16": (170.0, 644.0)}
 OFFICIAL_TRAIN_IMAGES = 50_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.attention import normalised_entropy
+from pipeline.metrics.attention import normalised_entropy
 
 
 def test_normalised_entropy_by_hand() -> None:

@@ -17,13 +17,13 @@ from pipeline import provenance
 from pipeline.errors import StudyError
 from pipeline.evalfile import load_eval
 from pipeline.files import MARKER, OutputError, claim_folder
+from pipeline.gpujob.jobarchive import ArchiveError, read_archive
+from pipeline.gpujob.pack import tar_bytes
 from pipeline.historyfile import load_history
-from pipeline.jobarchive import ArchiveError, read_archive
-from pipeline.pack import tar_bytes
 from pipeline.stages import Stage
+from report.assets import ReportMetaError, load_references, load_report_meta
 from report.cases import CasesError, read_cases
 from report.claims import ClaimsError, load_claims, load_results, validate_results
-from report.context import ReportMetaError, load_references, load_report_meta
 from report.gate import load_tolerances
 from report.publish import load_checks
 

@@ -194,7 +194,7 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     ws, capsys, tiny_cifar, tmp_path, monkeypatch
 ):
     """Ctrl-C while the PDF is laid out and the figures are still being drawn."""
-    import report.drawing
+    import report.figures.drawing
 
     site = (ws / "out" / "site" / "index.html").read_bytes()
     pdf = (ws / "out" / "report.pdf").read_bytes()
@@ -206,7 +206,7 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(report.drawing.Drawing, "svg", interrupt)
+    monkeypatch.setattr(report.figures.drawing.Drawing, "svg", interrupt)
     assert _build(ws, "--data-dir", str(tiny_cifar)) == 130
     assert (ws / "out" / "site" / "index.html").read_bytes() == site
     assert (ws / "out" / "report.pdf").read_bytes() == pdf
@@ -261,7 +261,7 @@ def test_the_paper_refusal_estimates_hours_for_the_precision(ws, capsys, tiny_ci
     assert "in fp32" in fp32 and "in bf16" in bf16 and fp32 != bf16
 
 
-# ----------------------------------------------------------------------------- issue 12: freeze and small ones
+# ----------------------------------------------------------------------------- freeze and small ones
 
 
 def test_freeze_takes_what_the_last_build_used_and_refuses_a_change_of_kind(ws, capsys, tiny_cifar, tmp_path):

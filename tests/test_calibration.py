@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.calibration import (
+from pipeline.metrics.calibration import (
     bin_index,
     brier,
     ece,

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from report.cases import MAX_CASES, MAX_TEXT, CasesError, load_case_ids, load_cases
+from report.cases import MAX_CASES, MAX_TEXT, CasesError, load_case_ids, read_cases
 from report.claims import ClaimsError, check_published, compare, load_claims
 from report.gate_output import exit_status
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_cases(path: Path) -> dict[int, str]:
+    """{test ID: hypothesis} of a cases.yaml, in the file's order."""
+    return {key: entry.get("hypothesis") or "" for key, entry in read_cases(path).items()}
 
 
 def _results(**values) -> dict:
@@ -107,7 +112,7 @@ def test_more_cases_than_the_figures_have_room_for_is_one_line_stating_the_limit
 
 
 def test_as_many_cases_as_the_limit_load_and_their_figures_draw(tmp_path):
-    from report import figures
+    from report.figures import study
     from tests.fixtures.make_fixture import fixture_results, make_evals
 
     path = tmp_path / "cases.yaml"
@@ -117,7 +122,7 @@ def test_as_many_cases_as_the_limit_load_and_their_figures_draw(tmp_path):
     shown = results["tables"]["cases"]
     results["tables"]["cases"] = [shown[i % len(shown)] for i in range(MAX_CASES)]
     evals = make_evals(results)
-    for draw in (figures.failure_cases, figures.gradcam_failures, figures.gradcam_compare):
+    for draw in (study.failure_cases, study.gradcam_failures, study.gradcam_compare):
         draw(results, evals)
 
 

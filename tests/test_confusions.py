@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.confusions import superclass_of, top_confusions, within_superclass_share
+from pipeline.metrics.confusions import superclass_of, top_confusions, within_superclass_share
 
 LABELS = np.array([0, 0, 0, 1, 1, 2, 3, 3])
 COARSE = np.array([0, 0, 0, 0, 0, 1, 1, 1])

@@ -24,6 +24,7 @@ from pipeline.data import (
     split_indices,
     stratified_test_ids,
 )
+from pipeline.project import ROOT
 
 TINY = DataConfig(val_size=100)
 
@@ -100,9 +101,7 @@ def test_augmentation_is_random_per_sample_and_does_not_touch_its_input():
 
 def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("CIFAR100_DIR", raising=False)
-    assert (
-        resolve_data_dir(None) == data.PROJECT / "data" / "cifar-100-python"
-    )  # the project's, not the cwd's
+    assert resolve_data_dir(None) == ROOT / "data" / "cifar-100-python"  # the project's, not the cwd's
     monkeypatch.setenv("CIFAR100_DIR", str(tmp_path))
     assert resolve_data_dir(None) == tmp_path / "cifar-100-python"
     assert resolve_data_dir(tmp_path / "cifar-100-python") == tmp_path / "cifar-100-python"

@@ -48,7 +48,7 @@ def test_same_inputs_compare_every_claim_and_table_bit_for_bit():
     assert rows and all(r["verdict"] == "pass" and r["mode"] == "exact" for r in rows)
     assert exit_status(rows) == 0
     moved = frozen()
-    moved["claims"]["baseline.test_accuracy"]["value"] += 0.5  # issue 11's injected change
+    moved["claims"]["baseline.test_accuracy"]["value"] += 0.5  # a regression: half a point of accuracy
     moved["tables"]["per_class"][0]["delta"] = 12.000000001
     rows = check_against_frozen(moved, frozen(), CLAIMS)
     failed = {r["claim"] for r in rows if r["verdict"] == "fail"}

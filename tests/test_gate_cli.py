@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-INJECTED = 'f"{m}.test_accuracy": claim(pct(right.mean()) + 0.5, "percent")'  # issue 11's regression
+# A regression injected into the analysis: every model's test accuracy half a point too high.
+INJECTED = 'f"{m}.test_accuracy": claim(pct(right.mean()) + 0.5, "percent")'
 
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess:

@@ -1,11 +1,11 @@
-"""The portable GPU job (issue 14) at tiny scale on the CPU: packing, the bundle, job 1 and job 2 as a
+"""The portable GPU job at tiny scale on the CPU: packing, the bundle, job 1 and job 2 as a
 slot runs them (each in a "machine" folder that receives only job/ and its own part), the results
 archive, and `build.py import` with every refusal. gpu/rehearse.sh does the same with the real
 dataset and the smoke profile."""
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import io
 import json
 import shutil
@@ -23,8 +23,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import build
-from pipeline import config, jobarchive, pack
-from pipeline.bundle import data_arrays
+from pipeline import config
+from pipeline.digests import bytes_digest
+from pipeline.gpujob import jobarchive, pack, projection, selfcheck
+from pipeline.gpujob.bundle import code_files, data_arrays
+from pipeline.precision import resolve_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {
@@ -79,13 +82,6 @@ def ws(job, monkeypatch):
     _isolate(monkeypatch, job)
     shutil.rmtree(job / "frozen", ignore_errors=True)
     return job
-
-
-def _driver():
-    spec = importlib.util.spec_from_file_location("gpu_run", ROOT / "gpu" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ----------------------------------------------------------------------------- packing
@@ -145,10 +141,7 @@ def test_the_bundle_holds_two_parts_that_round_trip_and_the_digests_of_the_data(
     members = {}
     for number in (1, 2):
         data = (job / "bundle" / f"part{number}" / f"cifar100-{number}.tar").read_bytes()
-        assert (
-            len(data) < pack.MAX_PART_BYTES
-            and pack.bytes_digest(data) == bundle["parts"][number - 1]["sha256"]
-        )
+        assert len(data) < pack.MAX_PART_BYTES and bytes_digest(data) == bundle["parts"][number - 1]["sha256"]
         members |= pack.read_members(data, f"part {number}")
     arrays, _, source = data_arrays(tiny_cifar)
     back = pack.unpack(members, bundle["sizes"])
@@ -170,6 +163,46 @@ def test_bundle_refuses_a_folder_it_did_not_make(tmp_path, tiny_cifar, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
 
 
+def _pipeline_imports(source: str) -> list[str]:
+    """Every statement of a file that imports from pipeline/, at the top and inside functions alike."""
+    return [
+        ast.unparse(node)
+        for node in ast.walk(ast.parse(source))
+        if (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "pipeline")
+        or (isinstance(node, ast.Import) and any(a.name.split(".")[0] == "pipeline" for a in node.names))
+    ]
+
+
+def test_the_bundle_code_holds_every_module_the_job_imports(tmp_path):
+    """The GPU machine has only job/: every import of the driver, lazy ones and those of
+    pipeline/'s subpackages included, must find its module there, not in this checkout."""
+    job = tmp_path / "job"
+    for name, data in code_files().items():
+        (job / name).parent.mkdir(parents=True, exist_ok=True)
+        (job / name).write_bytes(data)
+    statements = _pipeline_imports((job / "run.py").read_text())
+    assert any("pipeline.gpujob" in s for s in statements) and any("pipeline.train" in s for s in statements)
+    script = "\n".join(
+        [
+            "import sys",
+            "from pathlib import Path",
+            # neither this checkout on the path nor its editable install's finder: only job/
+            f"sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path({str(ROOT)!r})]",
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]",
+            "import run",  # the driver as `python3 run.py` starts it in job/
+            *statements,
+            "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'pipeline'))",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=job, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = [Path(f).resolve() for f in done.stdout.split()]
+    assert Path(job / "pipeline" / "gpujob" / "jobarchive.py").resolve() in loaded
+    assert [f for f in loaded if not f.is_relative_to(job.resolve())] == []
+
+
 # ----------------------------------------------------------------------------- the jobs
 
 
@@ -185,10 +218,11 @@ def test_job_2_trains_both_models_and_returns_progress_and_one_archive(job):
         "results-smoke.tar",
     }
     log = (out / "run.log").read_text()
-    assert "self-check fp32: 20 steps" in log and "first epoch:" in log and "img/s" in log
+    chosen = resolve_precision("auto", "cpu")  # bf16 where this CPU has native bf16, else fp32
+    assert f"self-check {chosen}: 20 steps" in log and "first epoch:" in log and "img/s" in log
     manifest, members = jobarchive.read_archive(out / "results-smoke.tar")
     assert manifest["status"] == "complete" and manifest["models"] == ["baseline", "cutmix"]
-    assert manifest["used"]["precision"] == "fp32" and manifest["used"]["self_check"][0]["ok"]
+    assert manifest["used"]["precision"] == chosen and manifest["used"]["self_check"][0]["ok"]
     assert {"python", "torch", "torchvision", "numpy"} <= set(manifest["versions"])
     assert len(json.loads(members["baseline/history.json"])["epochs"]) == 2
 
@@ -260,14 +294,13 @@ def test_a_killed_driver_leaves_no_trainer_running(job, tmp_path):
 
 
 def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar):
-    driver = _driver()
-    assert driver.candidates("cuda", "auto", "auto") == [
+    assert selfcheck.candidates("cuda", "auto", "auto") == [
         ("bf16", True),
         ("bf16", False),
         ("fp32", True),
         ("fp32", False),
     ]
-    assert driver.candidates("cpu", "fp32", "auto") == [("fp32", False)]  # compile adds nothing on a CPU
+    assert selfcheck.candidates("cpu", "fp32", "auto") == [("fp32", False)]  # compile adds nothing on a CPU
 
     def self_check(cfg, train, device, *, compile, precision, steps=20):
         if compile:
@@ -277,7 +310,7 @@ def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar
     import pipeline.train
 
     monkeypatch.setattr(pipeline.train, "self_check", self_check)
-    monkeypatch.setattr(driver, "candidates", lambda *a: [("fp32", True), ("fp32", False)])
+    monkeypatch.setattr(selfcheck, "candidates", lambda *a: [("fp32", True), ("fp32", False)])
     monkeypatch.setitem(config.PROFILE_OVERRIDES, "smoke", TINY)
     lines = []
     import torch
@@ -285,7 +318,7 @@ def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar
     from pipeline.data import load_splits
 
     cfg = config.run_config("smoke", "baseline")
-    setup = driver.choose_setup(
+    setup = selfcheck.choose_setup(
         cfg,
         load_splits(cfg.data, tiny_cifar).train,
         torch.device("cpu"),
@@ -302,9 +335,7 @@ def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar
     assert "falling back" in lines[0]
 
 
-def test_the_projection_counts_the_epochs_left_and_the_evaluation(tmp_path, monkeypatch):
-    driver = _driver()
-    monkeypatch.setattr(driver, "WORK", tmp_path)
+def test_the_projection_counts_the_epochs_left_and_the_evaluation(tmp_path):
     run = tmp_path / "runs" / "baseline"
     run.mkdir(parents=True)
     row = {"epoch": 1, "seconds": 50.0, "images_per_s": 1000.0}  # 45 s training, 5 s validation
@@ -312,10 +343,10 @@ def test_the_projection_counts_the_epochs_left_and_the_evaluation(tmp_path, monk
     (run / "probe.json").write_text(json.dumps({"steps": 100, "seconds": 12.8}))  # 1,000 img/s steady
     cfg = config.run_config("paper", "baseline")
     sizes = {"train": 45_000, "val": 5_000, "test": 10_000}
-    plan = driver.projection(["baseline"], {"baseline": cfg}, sizes)
-    evaluation = driver.EVAL_SETUP + (2.5 * 10_000 + 5_000) / 1000
+    plan = projection.projection(tmp_path / "runs", ["baseline"], {"baseline": cfg}, sizes)
+    evaluation = projection.EVAL_SETUP + (2.5 * 10_000 + 5_000) / 1000
     assert plan["seconds"] == pytest.approx(49 * 50 + evaluation)
-    advice = driver.advice(plan, {"baseline": cfg}, sizes, 600)
+    advice = projection.advice(plan, {"baseline": cfg}, sizes, 600)
     assert "2,250 s" in advice and "does not fit either" in advice
 
 
@@ -369,7 +400,7 @@ def _short_history(manifest, members):
     doc = json.loads(members["cutmix/history.json"])
     doc["epochs"] = doc["epochs"][:1]
     members["cutmix/history.json"] = json.dumps(doc).encode()
-    manifest["files"]["cutmix/history.json"] = pack.bytes_digest(members["cutmix/history.json"])
+    manifest["files"]["cutmix/history.json"] = bytes_digest(members["cutmix/history.json"])
 
 
 def _other_test_images(manifest, members):
@@ -382,7 +413,7 @@ def _other_test_images(manifest, members):
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     members["cutmix/eval.npz"] = buffer.getvalue()
-    manifest["files"]["cutmix/eval.npz"] = pack.bytes_digest(members["cutmix/eval.npz"])
+    manifest["files"]["cutmix/eval.npz"] = bytes_digest(members["cutmix/eval.npz"])
 
 
 @pytest.mark.parametrize(
@@ -420,8 +451,8 @@ def test_import_refuses_another_profile_and_a_symlink_member(ws, tmp_path, capsy
 
 
 def test_paper_results_must_come_from_cifar_100(ws, tmp_path, monkeypatch):
-    from pipeline import jobimport
-    from pipeline.jobimport import Archive, _check_run
+    from pipeline.gpujob import jobimport
+    from pipeline.gpujob.jobimport import Archive, _check_run
 
     monkeypatch.setattr(jobimport, "run_config", lambda profile, model: config.run_config("smoke", model))
 

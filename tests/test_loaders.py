@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from pipeline import data
 from pipeline.errors import StudyError
 from pipeline.evalfile import load_eval
+from pipeline.gpujob.jobarchive import read_archive
 from pipeline.historyfile import load_history
-from pipeline.jobarchive import read_archive
+from report.assets import load_references, load_report_meta
 from report.cases import CasesError, read_cases
 from report.claims import ClaimsError, check_published, load_claims, load_results
-from report.context import load_references, load_report_meta
 from report.gate import load_tolerances
 from report.publish import load_checks
 
@@ -257,14 +257,14 @@ def test_a_claim_named_by_a_number_is_one_line(tmp_path):
      ("title: t\nsubtitle: s\nstudy: s\nsubject: s\nauthors: [a]\nkeywords: []\nauthor: b\n", "unknown field 'author'")],
 )  # fmt: skip
 def test_report_yaml_is_checked_field_by_field(tmp_path, text, match):
-    from report.context import ReportMetaError, load_report_meta
+    from report.assets import ReportMetaError, load_report_meta
 
     with pytest.raises(ReportMetaError, match=match):
         load_report_meta(_write(tmp_path, "report.yaml", text))
 
 
 def test_references_yaml_is_checked_entry_by_entry(tmp_path):
-    from report.context import ReportMetaError, load_references
+    from report.assets import ReportMetaError, load_references
 
     with pytest.raises(ReportMetaError, match="entry 'yun' needs exactly"):
         load_references(_write(tmp_path, "references.yaml", "yun: {cited: Yun et al., 2019}\n"))

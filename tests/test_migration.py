@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.migration import migration, per_class_counts
+from pipeline.metrics.migration import migration, per_class_counts
 
 
 def test_migration_by_hand() -> None:

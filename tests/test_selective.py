@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.selective import aurc, guardrail, risk_coverage, thin, wrong_at_or_above
+from pipeline.metrics.selective import aurc, guardrail, risk_coverage, thin, wrong_at_or_above
 
 CONF = np.array([0.6, 0.9, 0.7, 0.8])
 CORRECT = np.array([True, True, True, False])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from commands import stage_code, workspace
@@ -114,12 +116,15 @@ def test_each_stage_key_covers_the_code_its_outputs_depend_on():
         code = (
             "import sys\n"
             + "".join(f"import {m}\n" for m in entries)
-            + "print('\\n'.join(m for m in sys.modules if m.startswith(('pipeline.', 'report.'))))"
+            + "names = [n for n in sys.modules if n.startswith(('pipeline.', 'report.'))]\n"
+            + "print('\\n'.join(sys.modules[n].__file__ for n in names))"
         )
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=workspace.ROOT, capture_output=True, text=True, check=True
         )
-        imported = {m.replace(".", "/") + ".py" for m in done.stdout.split()}
+        imported = {
+            Path(f).resolve().relative_to(workspace.ROOT).as_posix() for f in done.stdout.splitlines()
+        }
         listed = set(stage_code.CODE[stage]) | set(stage_code.SHAPES_NO_OUTPUT)
         assert imported <= listed, f"{stage}: add {sorted(imported - listed)} to commands/stage_code.py CODE"
 

@@ -7,7 +7,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from pipeline.stats import mcnemar_exact_p, paired_bootstrap_interval
+from pipeline.metrics.stats import mcnemar_exact_p, paired_bootstrap_interval
 
 
 @pytest.mark.parametrize("b, c", [(1, 5), (5, 1), (0, 4), (7, 12), (10, 10), (0, 0)])

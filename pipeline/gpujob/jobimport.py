@@ -1,9 +1,9 @@
 """What `build.py import` checks of the archives GPU jobs returned, before anything is frozen.
 
-Each archive is read whole and every member checked against its digest (pipeline/jobarchive.py);
-the job must have finished, with this profile's run configs, recorded versions, a history with
-every epoch of the config, and an eval.npz that passes the same checks as the build's own
-(pipeline/evalfile.py) and whose provenance names the same config. Paper results must come from
+Each archive is read whole and every member checked against its digest
+(pipeline/gpujob/jobarchive.py); the job must have finished, with this profile's run configs,
+recorded versions, a history with every epoch of the config, and an eval.npz that passes the same
+checks as the build's own (pipeline/evalfile.py) and whose provenance names the same config. Paper results must come from
 CIFAR-100, not from generated stand-in data. Together the archives must hold every model once.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pipeline.config import MODELS, run_config, to_dict
 from pipeline.evalfile import EvalFileError, load_eval, pair_difference, provenance_of
+from pipeline.gpujob.jobarchive import MODEL_FILES, ArchiveError, check_finished, read_archive
 from pipeline.historyfile import load_history
-from pipeline.jobarchive import MODEL_FILES, ArchiveError, check_finished, read_archive
 from pipeline.printable import printable
 
 

@@ -17,10 +17,11 @@ import tarfile
 from pathlib import Path
 
 from pipeline.config import MODELS, config_diff
+from pipeline.digests import bytes_digest
 from pipeline.errors import StudyError
 from pipeline.files import write_bytes
+from pipeline.gpujob.pack import tar_bytes
 from pipeline.jsonfile import parse_json
-from pipeline.pack import bytes_digest, tar_bytes
 from pipeline.printable import printable
 
 SCHEMA = 1

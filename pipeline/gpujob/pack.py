@@ -2,10 +2,10 @@
 
 The GPU job (gpu/README.md) may upload at most 64 MiB per job, the project's files included, and
 CIFAR-100's pickles are 184 MB. Lossless WebP took the test set from 30.7 MB to 17.2 MB (PNG 21.5 MB,
-xz 22.9 MB; issue 14), so the images travel as WebP mosaics of CHUNK images each, and the chunks are
-split into parts of about equal size. Pillow reads them back bit-exactly; the labels, the
-`meta` file and the content digests that prove the round trip travel in the job folder
-(`labels.npz`, `meta`, bundle.json), not in the parts.
+xz 22.9 MB, measured on it when the format was chosen), so the images travel as WebP mosaics of
+CHUNK images each, and the chunks are split into parts of about equal size. Pillow reads them back
+bit-exactly; the labels, the `meta` file and the content digests that prove the round trip travel
+in the job folder (`labels.npz`, `meta`, bundle.json), not in the parts.
 
 Unpacking writes an ordinary cifar-100-python folder (Python-2-compatible pickles of numpy arrays,
 as `pipeline.data` reads them), so the job trains and evaluates through the same code as build.py.
@@ -13,7 +13,6 @@ as `pipeline.data` reads them), so the job trains and evaluates through the same
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import tarfile
@@ -27,7 +26,7 @@ from pipeline.errors import StudyError
 CHUNK = 1_000  # images per WebP mosaic: 40 x 25 tiles, 1280 x 800 pixels
 COLUMNS = 40  # tiles per mosaic row
 SIDE = 32  # pixels per image side
-MAX_PART_BYTES = 60 * 2**20  # issue 14: each part under 60 MiB
+MAX_PART_BYTES = 60 * 2**20  # a part travels alone with job/, under a slot's 64-MiB upload (gpu/README.md)
 MAX_PARTS = 2
 SPLITS = ("train", "test")
 # Lossless WebP at Pillow's default effort: method 6 was 0.7 % smaller and 8x slower (test set, 2026-12-01).
@@ -78,24 +77,6 @@ def decode(data: bytes, n: int, name: str) -> np.ndarray:
     if pixels.shape != (-(-n // COLUMNS) * SIDE, COLUMNS * SIDE, 3):
         raise PackError(f"{name} has {pixels.shape}, not the mosaic of {n} images: upload the part again")
     return unmosaic(pixels, n)
-
-
-# ----------------------------------------------------------------------------- digests
-
-
-def content_digests(data: np.ndarray, fine: np.ndarray, coarse: np.ndarray) -> list[str]:
-    """sha256 of the `data` bytes (uint8), `fine_labels` and `coarse_labels` as int64: the digests of
-    ../shared/data/README.md, whatever file format carried the arrays."""
-    arrays = (
-        np.ascontiguousarray(data, np.uint8),
-        np.asarray(fine, np.int64),
-        np.asarray(coarse, np.int64),
-    )
-    return [hashlib.sha256(a.tobytes()).hexdigest() for a in arrays]
-
-
-def bytes_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # ----------------------------------------------------------------------------- packing

@@ -1,9 +1,9 @@
 """The portable GPU job: one folder with the code, the packed dataset and the driver (gpu/README.md).
 
-    DIR/job/     run.py (gpu/run.py), pipeline/ (this package), vendor/captum-*.zip,
+    DIR/job/     run.py (gpu/run.py), pipeline/ (the project's package), vendor/captum-*.zip,
                  data/labels.npz and data/meta, bundle.json (what the job must do and check),
                  SOURCE.json (the commit it was bundled from: the job has no git)
-    DIR/part1/   cifar100-1.tar: WebP mosaics (pipeline/pack.py), under 60 MiB
+    DIR/part1/   cifar100-1.tar: WebP mosaics (pipeline/gpujob/pack.py), under 60 MiB
     DIR/part2/   cifar100-2.tar
 
 The job trains exactly the run configs written into bundle.json (the profile's, when bundled):
@@ -23,16 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import pack
 from pipeline.config import MODELS, run_config, to_dict
 from pipeline.data import REBUILT_DIGESTS, SYNTHETIC_MARKER, read_folder
+from pipeline.digests import bytes_digest, content_digests
 from pipeline.files import atomic_dir, write_bytes, write_json
+from pipeline.gpujob import pack
+from pipeline.project import ROOT
 
 SCHEMA = 1
 FOLDERS = ("job", "part1", "part2")  # what a bundle folder holds that the bundle writes
 UPLOAD_LIMIT = 64 * 2**20  # bytes a GPU slot uploads per job, the project's files included (gpu/README.md)
-PIPELINE = Path(__file__).resolve().parent
-DRIVER = PIPELINE.parent / "gpu" / "run.py"
+PIPELINE = ROOT / "pipeline"
+DRIVER = ROOT / "gpu" / "run.py"
 
 
 def data_arrays(folder: Path) -> tuple[dict, bytes, str]:
@@ -49,9 +51,7 @@ def data_arrays(folder: Path) -> tuple[dict, bytes, str]:
 
 
 def digests_of(arrays: dict) -> dict[str, list[str]]:
-    return {
-        s: pack.content_digests(arrays[s], arrays[f"{s}_fine"], arrays[f"{s}_coarse"]) for s in pack.SPLITS
-    }
+    return {s: content_digests(arrays[s], arrays[f"{s}_fine"], arrays[f"{s}_coarse"]) for s in pack.SPLITS}
 
 
 def check_round_trip(parts: list[bytes], arrays: dict) -> None:
@@ -85,9 +85,10 @@ def vendored_captum() -> tuple[str, bytes]:
 
 
 def code_files() -> dict[str, bytes]:
-    """The job's code by its path inside job/: the driver and every module of pipeline/."""
+    """The job's code by its path inside job/: the driver and every module of pipeline/, those of its
+    subpackages (with their __init__.py) included."""
     files = {"run.py": DRIVER.read_bytes()}
-    files |= {f"pipeline/{p.name}": p.read_bytes() for p in sorted(PIPELINE.glob("*.py"))}
+    files |= {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in sorted(PIPELINE.rglob("*.py"))}
     return files
 
 
@@ -105,7 +106,7 @@ def manifest(profile: str, arrays: dict, source: str, parts: list[bytes], code: 
         "digests_as_readme": source != "synthetic"
         and all(tuple(digests[s]) == REBUILT_DIGESTS[s] for s in pack.SPLITS),
         "parts": [
-            {"file": f"part{i}/cifar100-{i}.tar", "sha256": pack.bytes_digest(p), "bytes": len(p)}
+            {"file": f"part{i}/cifar100-{i}.tar", "sha256": bytes_digest(p), "bytes": len(p)}
             for i, p in enumerate(parts, 1)
         ],
         "code": {name: hashlib.sha256(data).hexdigest() for name, data in code.items()},
