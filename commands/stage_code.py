@@ -10,43 +10,40 @@ from pathlib import Path
 
 from pipeline.project import ROOT
 
+# What more than one stage reads its inputs with: the evaluation and history files, and the claims.
+DATA_CODE = ["pipeline/" + f for f in ("config.py", "data.py", "safepickle.py", "digests.py", "model.py")]
+EVAL_READERS = ["pipeline/" + f for f in ("evalfile.py", "npzfile.py", "jsonfile.py", "printable.py")]
+CLAIMS_READERS = ["report/claims.py", "report/yamlfile.py"]
+
 # The code each stage's key hashes, beside its config and input files (pipeline/stages.py).
 CODE = {
-    "train": [
+    "train": DATA_CODE
+    + [
         "pipeline/" + f
-        for f in (
-            "config.py",
-            "data.py",
-            "model.py",
-            "augment.py",
-            "train.py",
-            "checkpoint.py",
-            "precision.py",
-        )
+        for f in ("augment.py", "train.py", "checkpoint.py", "precision.py", "provenance.py", "jsonfile.py")
     ],
-    "evaluate": [
+    "evaluate": DATA_CODE
+    + EVAL_READERS
+    + [
         "pipeline/" + f
         for f in (
-            "config.py",
-            "data.py",
-            "model.py",
             "evaluate.py",
-            "evalfile.py",
             "gradcam.py",
             "precision.py",
             "checkpoint.py",
+            "provenance.py",
+            "device.py",
             "cases.py",
             "scores.py",
+            "stages.py",
         )
     ],
-    "analyse": [
+    "analyse": EVAL_READERS
+    + [
         "pipeline/" + f
         for f in (
             "config.py",
             "analysis.py",
-            "evalfile.py",
-            "npzfile.py",
-            "jsonfile.py",
             "historyfile.py",
             "scores.py",
             "cases.py",
@@ -61,54 +58,47 @@ CODE = {
         )
     ]
     + ["report/cases.py", "report/yamlfile.py"],
-    "check": [
-        "report/claims.py",
-        "report/yamlfile.py",
-        "pipeline/evalfile.py",
-        "pipeline/npzfile.py",
-        "pipeline/jsonfile.py",
-        "pipeline/printable.py",
-    ],
+    "check": CLAIMS_READERS + EVAL_READERS,
     "figures": [
-        "report/figures/__init__.py",
-        "report/figures/registry.py",
-        "report/figures/study.py",
-        "report/figures/beyond.py",
-        "report/figures/panels.py",
-        "report/figures/cam.py",
-        "report/figures/style.py",
-        "report/figures/arrays.py",
-        "report/filters.py",
-        "report/figures/svg.py",
-        "report/figures/drawing.py",
-        "report/outline.py",
-        "pipeline/config.py",
-    ],
-    "render": [
-        "report/publish.py",
-        "report/render.py",
-        "report/context.py",
-        "report/outline.py",
-        "report/assets.py",
-        "report/appendix.py",
-        "report/filters.py",
-        "report/claims.py",
-        "report/yamlfile.py",
-        "pipeline/evalfile.py",
-        "pipeline/npzfile.py",
-        "pipeline/jsonfile.py",
-        "pipeline/printable.py",
-        "report/differences.py",
-        "pipeline/config.py",
-        "templates",
-        "assets",
-    ],
+        "report/figures/" + f
+        for f in (
+            "__init__.py",
+            "registry.py",
+            "study.py",
+            "beyond.py",
+            "panels.py",
+            "cam.py",
+            "style.py",
+            "arrays.py",
+            "svg.py",
+            "drawing.py",
+        )
+    ]
+    + ["report/filters.py", "report/outline.py", "pipeline/config.py"],
+    "render": CLAIMS_READERS
+    + EVAL_READERS
+    + [
+        "report/" + f
+        for f in (
+            "publish.py",
+            "render.py",
+            "context.py",
+            "outline.py",
+            "assets.py",
+            "appendix.py",
+            "filters.py",
+            "differences.py",
+        )
+    ]
+    + ["pipeline/config.py", "templates", "assets"],
 }
 
 
 # Each stage's entry point, whose imports (within pipeline/ and report/) CODE must list; a test
 # keeps the two in step. These modules move files, report errors and end workers but shape no output:
 STAGE_ENTRY = {
+    "train": ["pipeline.train"],
+    "evaluate": ["pipeline.evaluate"],
     "analyse": ["pipeline.analysis", "pipeline.evalfile", "pipeline.historyfile", "report.cases"],
     "check": ["report.claims"],
     "figures": ["report.figures.drawing", "report.figures.registry"],

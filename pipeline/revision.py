@@ -22,12 +22,13 @@ class RevisionError(StudyError, ValueError):
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise RevisionError(
-            f"git is not installed: diff REV reads the frozen numbers from git; install it, {TWO_FOLDERS}"
-        ) from None
-    except OSError as exc:
-        raise RevisionError(f"git cannot be run ({exc.strerror}): {TWO_FOLDERS}") from None
+    except OSError as exc:  # FileNotFoundError: no git on the PATH
+        why = (
+            "git is not installed: diff REV reads the frozen numbers from git; install it,"
+            if isinstance(exc, FileNotFoundError)
+            else f"git cannot be run ({exc.strerror}):"
+        )
+        raise RevisionError(f"{why} {TWO_FOLDERS}") from None
 
 
 def commit_of(root: Path, rev: str) -> str:
