@@ -33,7 +33,16 @@ from commands.exits import exit_status
 from commands.freeze import freeze
 from commands.gate import check, diff
 from commands.gpu_job import bundle, import_archives
+from commands.progress import GridProgress
 from commands.serve import serve
+from commands.sources import (
+    check_external_weights,
+    choose_device,
+    frozen_cell,
+    interrupted,
+    trained_here,
+    uses_frozen,
+)
 from commands.stage_code import CODE, code_paths
 from commands.workspace import (
     OUTPUT_NAMES,
@@ -46,7 +55,9 @@ from commands.workspace import (
     shown,
 )
 from pipeline.config import MODELS, ConfigError, RunConfig, run_config, to_dict
+from pipeline.errors import StudyError
 from pipeline.files import atomic_dir, claim_folder, ensure_writable, folder_lock, write_json
+from pipeline.grid import Cell, cell_config, other_cells
 from pipeline.leftovers import clean_leftovers
 from pipeline.stages import Key, Stage
 
@@ -57,6 +68,7 @@ if TYPE_CHECKING:
 def build_report(args, paths: Paths) -> None:
     check_external_weights(args)  # both given weights files, before any evaluation
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
+    obtain_grid(args, paths)  # §9: the other seeds and the ablation, where there are any
     analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
     figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond, drawn meanwhile
     try:
@@ -100,52 +112,58 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
     with folder_lock(
         runs, log
     ):  # builds into other --out folders share runs/<profile>/: one trains at a time
-        weights = Path(external) if external else train_stage(cfg, args, paths)
-        return evaluate_stage(cfg, weights, args, paths)
+        weights = Path(external) if external else train_stage(cfg, paths.run_dir(model), model, args)
+        return evaluate_stage(cfg, weights, paths.run_dir(model), model, args)
 
 
-def uses_frozen(model: str, args, paths: Paths) -> bool:
-    """Frozen results, when nothing else was asked and no run of this machine is newer or unfinished."""
-    run_dir, frozen = paths.run_dir(model), paths.frozen_dir(model)
-    if getattr(args, f"checkpoint_{model}") is not None or args.retrain:
-        return False
-    if (run_dir / "checkpoint.pt").exists() or interrupted(paths, model):
-        return False
-    if not frozen_complete(frozen) and frozen.exists():
+def obtain_grid(args, paths: Paths) -> dict[str, RunFiles]:
+    """The grid's other runs (pipeline/grid.py) by name: a run of this machine, else the frozen one;
+    --train-missing trains (or resumes, or brings up to date) the others, one at a time."""
+    found, missing = {}, []
+    with folder_lock(ensure_writable(workspace.RUNS / args.profile), log):
+        for cell in other_cells(args.profile):
+            run_dir, frozen = paths.run_dir(cell.name), frozen_cell(paths, cell.name)
+            ours = trained_here(run_dir) or (run_dir / ".training").exists()  # finished or interrupted here
+            if ours and args.train_missing or not ours and frozen is None:
+                missing.append(cell)  # to train, resume or bring up to date with --train-missing
+            elif trained_here(run_dir):
+                weights = run_dir / "checkpoint.pt"
+                found[cell.name] = evaluate_stage(
+                    cell_config(args.profile, cell), weights, run_dir, cell.name, args
+                )
+            elif frozen is not None:
+                found[cell.name] = frozen
+            else:
+                missing.append(cell)
+        if missing and args.train_missing:
+            return found | train_cells(missing, args, paths)
+    if missing:
+        names = ", ".join(c.name for c in missing)
+        log(f"{'grid':<22} {len(missing)} runs not trained ({names}): --train-missing trains them")
+    return found
+
+
+def train_cells(cells: list[Cell], args, paths: Paths) -> dict[str, RunFiles]:
+    """Train and evaluate each cell; a failed one is named and the others go on (each is kept)."""
+    progress = GridProgress([(c, cell_config(args.profile, c).train.epochs) for c in cells], log)
+    done, failed = {}, []
+    for cell in cells:
+        cfg, run_dir = cell_config(args.profile, cell), paths.run_dir(cell.name)
+        try:
+            weights = train_stage(cfg, run_dir, cell.name, args, on_epoch=progress.epoch_of(cell))
+            with progress.evaluating(cell):
+                done[cell.name] = evaluate_stage(cfg, weights, run_dir, cell.name, args)
+        except StudyError as exc:
+            log(f"{'failed ' + cell.name:<22} {exc}")
+            failed.append(cell.name)
+    if failed:
         raise ConfigError(
-            f"{shown(frozen)} is incomplete (eval.npz and history.json are needed): "
-            f"restore it with git checkout -- {shown(frozen)}"
+            f"{len(failed)} of the grid's runs failed ({', '.join(failed)}); the others are kept"
         )
-    return frozen_complete(frozen)
+    return done
 
 
-def frozen_complete(folder: Path) -> bool:
-    return (folder / "eval.npz").exists() and (folder / "history.json").exists()
-
-
-def interrupted(paths: Paths, model: str) -> bool:
-    """Whether a training of this model was interrupted (its staging folder holds a key)."""
-    return (paths.run_dir(model) / ".training" / "key.json").exists()
-
-
-def check_external_weights(args) -> None:
-    """Every --checkpoint-* is a loadable weights file, checked for both models before any work."""
-    for model in MODELS:
-        external = getattr(args, f"checkpoint_{model}")
-        if external is None:
-            continue
-        path = Path(external)
-        if path.is_dir():
-            raise ConfigError(f"--checkpoint-{model} {external} is a folder: give the weights file inside it")
-        if not path.is_file():
-            raise ConfigError(f"--checkpoint-{model} {external}: no such file")
-        from pipeline.checkpoint import load_weights_file
-        from pipeline.model import build_model
-
-        load_weights_file(path, build_model(), expect=run_config(args.profile, model))
-
-
-def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
+def train_stage(cfg: RunConfig, run_dir: Path, name: str, args, on_epoch=None) -> Path:
     """Seed §3 and §6: train (or resume) one model.
 
     Training happens in run_dir/.training/ and its checkpoint and history replace the finished
@@ -153,10 +171,9 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
     partial run there is resumed by a plain build when its key is the current one; --retrain
     always starts from scratch.
     """
-    run_dir = paths.run_dir(cfg.model)
     staging = run_dir / ".training"
     outputs = [run_dir / "checkpoint.pt", run_dir / "history.json"]
-    stage = Stage(f"train {cfg.model}", run_dir / ".keys" / "train.json", outputs)
+    stage = Stage(f"train {name}", run_dir / ".keys" / "train.json", outputs)
     precision = run_precision(args)
     key = Key.of(
         {"run": to_dict(cfg), "synthetic": args.synthetic, "precision": precision}, [], code_paths("train")
@@ -171,7 +188,9 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
         if args.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
             shutil.rmtree(staging, ignore_errors=True)  # from scratch: asked for, or settings/code changed
             write_json(staging / "key.json", key.__dict__)
-        train_run(cfg, splits, staging, device, precision=precision)
+        train_run(
+            cfg, splits, staging, device, precision=precision, on_epoch=on_epoch, progress=on_epoch is None
+        )
         for path in outputs:
             os.replace(staging / path.name, path)
         shutil.rmtree(staging)
@@ -180,36 +199,16 @@ def train_stage(cfg: RunConfig, args, paths: Paths) -> Path:
     return run_dir / "checkpoint.pt"
 
 
-def choose_device(args, cfg: RunConfig):
-    import torch
-
-    from pipeline.device import resolve_device
-    from pipeline.train import estimate_cpu_hours
-
-    if args.device or torch.cuda.is_available():
-        return resolve_device(args.device)
-    if cfg.profile == "paper":
-        precision = run_precision(args)
-        raise ConfigError(
-            f"training the paper profile needs a CUDA GPU (no frozen results in {shown(workspace.FROZEN / cfg.profile)}; "
-            f"about {estimate_cpu_hours(cfg, precision):.0f} hours per model on two CPU cores "
-            f"in {precision}): "
-            "use --profile cpu-study here (make demo), or run it as a GPU job (python build.py bundle, "
-            "gpu/README.md) and import what it returns; --device cpu forces it"
-        )
-    return torch.device("cpu")
-
-
-def evaluate_stage(cfg: RunConfig, weights: Path, args, paths: Paths) -> RunFiles:
+def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, args) -> RunFiles:
     """Test and val logits, Grad-CAM maps of every test image, the images the report shows.
 
     Weights given with --checkpoint-* are evaluated into <run>/given/, apart from the run trained
     here, whose history and evaluation they must not replace.
     """
-    trained_here = weights.parent == paths.run_dir(cfg.model)
-    run_dir = paths.run_dir(cfg.model) / ("" if trained_here else "given")
+    trained_here = weights.parent == run_dir
+    run_dir = run_dir / ("" if trained_here else "given")
     outputs = [run_dir / "eval.npz", run_dir / "history.json"]
-    stage = Stage(f"evaluate {cfg.model}", run_dir / ".keys" / "evaluate.json", outputs)
+    stage = Stage(f"evaluate {name}", run_dir / ".keys" / "evaluate.json", outputs)
     precision = run_precision(args)
     config = {"data": to_dict(cfg.data), "synthetic": args.synthetic, "precision": precision}
     key = Key.of(config, [weights], code_paths("evaluate"))

@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
         help="train both models from scratch instead of using frozen or earlier results",
     )
     p.add_argument(
+        "--train-missing",
+        action="store_true",
+        help="train the profile's other runs (its seeds and variants) that are neither frozen nor trained "
+        "here, resuming interrupted ones, one at a time",
+    )
+    p.add_argument(
         "--checkpoint-baseline", metavar="PATH", help="evaluate these baseline weights instead of training"
     )
     p.add_argument(

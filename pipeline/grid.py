@@ -75,3 +75,8 @@ def cell_config(profile: str, cell: Cell) -> RunConfig:
     cfg = run_config(profile, cell.model)
     changes = VARIANTS[cell.variant][1] if cell.variant else {}
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=cell.seed, **changes))
+
+
+def other_cells(profile: str) -> list[Cell]:
+    """The profile's runs beyond the primary pair, in the order they are trained."""
+    return [cell for cell in cells(profile) if not cell.primary]

@@ -1,0 +1,66 @@
+"""Progress over the grid's trainings: one line per epoch naming the run, with the time left.
+
+The estimate is what this process measured: the mean epoch so far times the epochs left in this
+run and in the runs after it, plus the mean evaluation so far for every run still to evaluate
+(until one is measured, the line says that evaluations come on top).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+from pipeline.grid import Cell
+from pipeline.train import OnEpoch
+
+
+def duration(seconds: float) -> str:
+    """A time left as a person reads it: 50 s, 12 min, 2 h 05 min."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class GridProgress:
+    def __init__(self, cells: list[tuple[Cell, int]], say: Callable[[str], object]) -> None:
+        """`cells`: each run to train with its number of epochs, in the order they are trained."""
+        self.epochs = {cell.name: epochs for cell, epochs in cells}
+        self.order = [cell.name for cell, _ in cells]
+        self.say = say
+        self.epoch_seconds: list[float] = []
+        self.eval_seconds: list[float] = []
+        self.evaluated_names: set[str] = set()
+
+    def epoch_of(self, cell: Cell) -> OnEpoch:
+        """The on_epoch hook for training `cell` (pipeline/train.py): says where the grid stands."""
+
+        def on_epoch(row: dict) -> None:
+            self.epoch_seconds.append(row["seconds"])
+            self.say(
+                f"{'train ' + cell.name:<22} epoch {row['epoch']}/{self.epochs[cell.name]}: "
+                f"val acc {row['val_acc']:.1%}, {row['seconds']:.0f} s; {self.left(cell.name, row['epoch'])}"
+            )
+
+        return on_epoch
+
+    @contextlib.contextmanager
+    def evaluating(self, cell: Cell) -> Iterator[None]:
+        """Around the cell's evaluation: timed, for the estimate."""
+        start = time.perf_counter()
+        yield
+        self.eval_seconds.append(time.perf_counter() - start)
+        self.evaluated_names.add(cell.name)
+
+    def left(self, name: str, epoch: int) -> str:
+        """The estimate of the time left for the whole grid, after `epoch` of run `name`."""
+        later = self.order[self.order.index(name) + 1 :]
+        epochs = self.epochs[name] - epoch + sum(self.epochs[n] for n in later)
+        seconds = epochs * sum(self.epoch_seconds) / len(self.epoch_seconds)
+        runs = f"{len(later) + 1} of {len(self.order)} runs to finish"
+        if not self.eval_seconds:
+            return f"grid: about {duration(seconds)} of training left, and the evaluations ({runs})"
+        to_evaluate = len(later) + 1 - (name in self.evaluated_names)
+        seconds += to_evaluate * sum(self.eval_seconds) / len(self.eval_seconds)
+        return f"grid: about {duration(seconds)} left ({runs})"
