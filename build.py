@@ -68,8 +68,8 @@ if TYPE_CHECKING:
 def build_report(args, paths: Paths) -> None:
     check_external_weights(args)  # both given weights files, before any evaluation
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
-    obtain_grid(args, paths)  # §9: the other seeds and the ablation, where there are any
-    analyse_stage(runs, paths)  # §4 failures, §7 head-to-head, §8 lessons, and beyond
+    others = obtain_grid(args, paths)  # §9: the other seeds and the ablation, where there are any
+    analyse_stage(runs, others, paths)  # §4 failures, §7 head-to-head, §8 lessons, §9, and beyond
     figures, figures_key = figures_stage(runs, paths)  # Figures 1–8 and beyond, drawn meanwhile
     try:
         check_stage(paths)  # the study's stated numbers against ours
@@ -127,10 +127,7 @@ def obtain_grid(args, paths: Paths) -> dict[str, RunFiles]:
             if ours and args.train_missing or not ours and frozen is None:
                 missing.append(cell)  # to train, resume or bring up to date with --train-missing
             elif trained_here(run_dir):
-                weights = run_dir / "checkpoint.pt"
-                found[cell.name] = evaluate_stage(
-                    cell_config(args.profile, cell), weights, run_dir, cell.name, args
-                )
+                found[cell.name] = evaluate_cell(cell_config(args.profile, cell), run_dir, cell.name, args)
             elif frozen is not None:
                 found[cell.name] = frozen
             else:
@@ -150,9 +147,9 @@ def train_cells(cells: list[Cell], args, paths: Paths) -> dict[str, RunFiles]:
     for cell in cells:
         cfg, run_dir = cell_config(args.profile, cell), paths.run_dir(cell.name)
         try:
-            weights = train_stage(cfg, run_dir, cell.name, args, on_epoch=progress.epoch_of(cell))
+            train_stage(cfg, run_dir, cell.name, args, on_epoch=progress.epoch_of(cell))
             with progress.evaluating(cell):
-                done[cell.name] = evaluate_stage(cfg, weights, run_dir, cell.name, args)
+                done[cell.name] = evaluate_cell(cfg, run_dir, cell.name, args)
         except StudyError as exc:
             log(f"{'failed ' + cell.name:<22} {exc}")
             failed.append(cell.name)
@@ -224,17 +221,33 @@ def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, args
     return RunFiles(*outputs, source="trained" if trained_here else "checkpoint")
 
 
+def evaluate_cell(cfg: RunConfig, run_dir: Path, name: str, args) -> RunFiles:
+    """A run of the grid, evaluated as the primary ones are and kept compactly (predictions.npz)."""
+    full = evaluate_stage(cfg, run_dir / "checkpoint.pt", run_dir, name, args)
+    compact = run_dir / "predictions.npz"
+
+    def work():
+        from pipeline.evalfile import load_eval
+        from pipeline.predictions import predictions_of, save_predictions
+
+        save_predictions(compact, predictions_of(load_eval(full.eval)))
+
+    key = Key.of({}, [full.eval], code_paths("compact"))
+    Stage(f"compact {name}", run_dir / ".keys" / "compact.json", [compact]).run(key, work, log)
+    return RunFiles(compact, full.history, source="trained")
+
+
 # ----------------------------------------------------------------------------- analyse, check, draw, render
 
 
-def analyse_stage(runs: dict[str, RunFiles], paths: Paths) -> None:
+def analyse_stage(runs: dict[str, RunFiles], others: dict[str, RunFiles], paths: Paths) -> None:
     """Seed §4–§8 and beyond: every number, table and claim, into results.json."""
     cfg = analysis_config()
-    inputs = [p for r in runs.values() for p in (r.eval, r.history)]
+    inputs = [p for r in [*runs.values(), *others.values()] for p in (r.eval, r.history)]
     key = Key.of({"analysis": to_dict(cfg), "profile": paths.profile}, inputs, code_paths("analyse"))
 
     def work():
-        write_json(paths.results, analyse_files(runs, cfg, paths.profile))
+        write_json(paths.results, analyse_files(runs, cfg, paths.profile, others))
 
     Stage("analyse", paths.key("analyse"), [paths.results]).run(key, work, log)
 

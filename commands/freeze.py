@@ -54,14 +54,31 @@ def used_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
         raise ConfigError(
             f"{paths.results} does not say which files it used, or their digests: build again, then freeze"
         ) from None
-    for model in MODELS:
-        for kind, path in out[model].items():
-            if not path.is_file() or file_digest(path) != digests[model][kind]:
+    return verified(out, digests, paths) | {"runs": used_run_files(results, paths)}
+
+
+def used_run_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
+    """{run: {"eval", "history"}} of the grid's other runs the build read (compact predictions)."""
+    files, digests = results.get("run_files", {}), (results.get("inputs") or {}).get("runs", {})
+    try:
+        out = {n: {kind: ROOT / str(files[n][kind]) for kind in ("eval", "history")} for n in digests}
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"{paths.results} does not say which runs of the grid it used: build again"
+        ) from None
+    return verified(out, digests, paths)
+
+
+def verified(files: dict, digests: dict, paths: Paths) -> dict[str, dict[str, Path]]:
+    """The files, each checked unchanged since the build by its digest."""
+    for name in files:
+        for kind, path in files[name].items():
+            if not path.is_file() or file_digest(path) != digests[name][kind]:
                 raise ConfigError(
                     f"{shown(path)} changed or vanished since the last build of {paths.profile}: "
                     f"build again (python build.py --profile {paths.profile}), then freeze"
                 )
-    return out
+    return files
 
 
 FROZEN_SOURCES = dict.fromkeys(MODELS, "frozen")
@@ -78,6 +95,21 @@ def frozen_files(target: Path) -> dict[str, dict[str, str]]:
 def _kind(results: dict, model: str) -> str:
     prov = (results.get("provenance") or {}).get(model) or {}
     return "given weights" if prov.get("weights_given") else "trained"
+
+
+def copy_runs(runs: dict[str, dict[str, Path]], results: dict, tmp: Path) -> dict[str, dict[str, Path]]:
+    """Copy the grid's other runs into tmp/runs/<run>/ (predictions.npz, history.json), each checked
+    against the digest the build recorded; {run: {"eval", "history"}} of the copies."""
+    copies = {}
+    for name, files in runs.items():
+        folder = tmp / "runs" / name
+        folder.mkdir(parents=True)
+        copies[name] = {"eval": folder / "predictions.npz", "history": folder / "history.json"}
+        for kind, path in files.items():
+            shutil.copy2(path, copies[name][kind])
+            if file_digest(copies[name][kind]) != results["inputs"]["runs"][name][kind]:
+                raise ConfigError(f"{shown(path)} changed while it was frozen: freeze again")
+    return copies
 
 
 def freeze(args) -> None:
@@ -151,9 +183,14 @@ def freeze_into(
                 write_json(
                     tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz"))
                 )
-            write_json(
-                tmp / "results.json", {**results, "files": frozen_files(target), "sources": FROZEN_SOURCES}
-            )
+            runs = copy_runs(files.get("runs", {}), results, tmp)
+            frozen = {"files": frozen_files(target), "sources": FROZEN_SOURCES}
+            if runs:  # where the grid's other runs now lie
+                frozen["run_files"] = {
+                    n: {k: shown(target / p.relative_to(tmp)) for k, p in f.items()} for n, f in runs.items()
+                }
+                frozen["run_sources"] = dict.fromkeys(runs, "frozen")
+            write_json(tmp / "results.json", results | frozen)
             for name, data in written.items():
                 (tmp / name).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / name).write_bytes(data)

@@ -48,6 +48,9 @@ CODE = {
             "scores.py",
             "cases.py",
             "identities.py",
+            "grid.py",
+            "seeds.py",
+            "predictions.py",
             "metrics/__init__.py",
             "metrics/calibration.py",
             "metrics/selective.py",
@@ -58,6 +61,7 @@ CODE = {
         )
     ]
     + ["report/cases.py", "report/yamlfile.py"],
+    "compact": EVAL_READERS + ["pipeline/predictions.py", "pipeline/scores.py"],
     "check": CLAIMS_READERS + EVAL_READERS,
     "figures": [
         "report/figures/" + f
@@ -99,6 +103,7 @@ CODE = {
 STAGE_ENTRY = {
     "train": ["pipeline.train"],
     "evaluate": ["pipeline.evaluate"],
+    "compact": ["pipeline.predictions"],
     "analyse": ["pipeline.analysis", "pipeline.evalfile", "pipeline.historyfile", "report.cases"],
     "check": ["report.claims"],
     "figures": ["report.figures.drawing", "report.figures.registry"],

@@ -81,7 +81,8 @@ def save_eval(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     return path
 
 
-def _refuse(path: Path, why: str) -> EvalFileError:
+def refuse(path: Path, why: str) -> EvalFileError:
+    """One line for a damaged evaluation file: what is wrong, and the fix for a frozen or a fresh one."""
     if is_frozen(path):  # committed results: the fix is git's copy, not a new evaluation
         return EvalFileError(f"{path}: {why}; restore the committed file with git checkout -- {path}")
     return EvalFileError(f"{path}: {why}; delete it and run the evaluate stage again (python build.py)")
@@ -98,11 +99,11 @@ def load_eval(path: str | os.PathLike) -> dict[str, np.ndarray]:
     of RESULTS.md with the right dtype kind, in arrays that agree with each other."""
     path = Path(path)
     if not path.is_file():
-        raise _refuse(path, "no such file")
+        raise refuse(path, "no such file")
     try:
         arrays = read_npz(path, EVAL_MEMBERS, MAX_EVAL_BYTES)
     except NpzInputError as exc:
-        raise _refuse(path, str(exc)) from None
+        raise refuse(path, str(exc)) from None
     _check_layout(path, arrays)
     return arrays
 
@@ -112,9 +113,9 @@ def _check_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:
     if any(
         len(arrays[k]) != n for k in ("test_logits", "test_labels", "test_coarse", "cam_pred", "cam_true")
     ):
-        raise _refuse(path, "the test arrays have different lengths")
+        raise refuse(path, "the test arrays have different lengths")
     if n < MIN_TEST_ROWS:
-        raise _refuse(path, f"it has {n} test rows: at least {MIN_TEST_ROWS} test rows needed")
+        raise refuse(path, f"it has {n} test rows: at least {MIN_TEST_ROWS} test rows needed")
     _check_shapes(path, arrays)
     _check_ids(path, arrays["test_ids"], arrays["shown_ids"])
 
@@ -127,55 +128,55 @@ def _check_shapes(path: Path, arrays: dict[str, np.ndarray]) -> None:
         or arrays["test_logits"].shape[1] != n_classes
         or arrays["val_logits"].shape[1] != n_classes
     ):
-        raise _refuse(path, f"the logits do not have one column per class ({n_classes} class names)")
+        raise refuse(path, f"the logits do not have one column per class ({n_classes} class names)")
     if len(arrays["val_logits"]) != len(arrays["val_labels"]):
-        raise _refuse(path, "val_logits and val_labels have different lengths")
+        raise refuse(path, "val_logits and val_labels have different lengths")
     if not len(arrays["val_labels"]):
-        raise _refuse(path, "no val rows (the temperature is fitted on them)")
+        raise refuse(path, "no val rows (the temperature is fitted on them)")
     for key in ("test_labels", "val_labels"):
         if len(arrays[key]) and (arrays[key].min() < 0 or arrays[key].max() >= n_classes):
-            raise _refuse(path, f"{key} holds a class outside 0-{n_classes - 1}")
+            raise refuse(path, f"{key} holds a class outside 0-{n_classes - 1}")
     if len(arrays["test_coarse"]) and (
         arrays["test_coarse"].min() < 0 or arrays["test_coarse"].max() >= len(arrays["coarse_names"])
     ):
-        raise _refuse(path, "test_coarse holds a superclass with no name")
+        raise refuse(path, "test_coarse holds a superclass with no name")
     if arrays["cam_pred"].shape != arrays["cam_true"].shape:
-        raise _refuse(path, "cam_pred and cam_true have different shapes")
+        raise refuse(path, "cam_pred and cam_true have different shapes")
     height, width = arrays["cam_pred"].shape[1:]
     if height * width < 2:  # the attention entropy is normalised by log(cells)
-        raise _refuse(path, f"Grad-CAM maps are {height}x{width}: they need at least 2 cells")
+        raise refuse(path, f"Grad-CAM maps are {height}x{width}: they need at least 2 cells")
     if arrays["shown_images"].shape[1:] != (32, 32, 3) or len(arrays["shown_images"]) != len(
         arrays["shown_ids"]
     ):
-        raise _refuse(path, "shown_images are not one 32x32 RGB image per shown ID")
+        raise refuse(path, "shown_images are not one 32x32 RGB image per shown ID")
     for key in ("test_logits", "val_logits", "cam_pred", "cam_true"):
         if not np.isfinite(arrays[key]).all():
-            raise _refuse(path, f"{key} holds NaN or infinite values (were the weights finite?)")
+            raise refuse(path, f"{key} holds NaN or infinite values (were the weights finite?)")
     try:
         prov = provenance_of(arrays)
     except ValueError:
         prov = None
     if not isinstance(prov, dict):
-        raise _refuse(path, "its provenance is not a JSON object")
+        raise refuse(path, "its provenance is not a JSON object")
 
 
 def _check_ids(path: Path, test_ids: np.ndarray, shown_ids: np.ndarray) -> None:
     """Test IDs are increasing indices into the official test set; every shown ID is one of them, once."""
     outside = test_ids[(test_ids < 0) | (test_ids >= TEST_IMAGES)]
     if outside.size:
-        raise _refuse(path, f"test_ids holds {outside[0]}, not a CIFAR-100 test ID (0-{TEST_IMAGES - 1})")
+        raise refuse(path, f"test_ids holds {outside[0]}, not a CIFAR-100 test ID (0-{TEST_IMAGES - 1})")
     steps = np.diff(test_ids)
     if (steps <= 0).any():
         i = int(np.flatnonzero(steps <= 0)[0])
         if steps[i] == 0:
-            raise _refuse(path, f"test_ids repeats {test_ids[i]}")
-        raise _refuse(path, f"test_ids are not increasing ({test_ids[i]} before {test_ids[i + 1]})")
+            raise refuse(path, f"test_ids repeats {test_ids[i]}")
+        raise refuse(path, f"test_ids are not increasing ({test_ids[i]} before {test_ids[i + 1]})")
     values, counts = np.unique(shown_ids, return_counts=True)
     if (counts > 1).any():
-        raise _refuse(path, f"shown_ids repeats {values[counts > 1][0]}")
+        raise refuse(path, f"shown_ids repeats {values[counts > 1][0]}")
     absent = shown_ids[~np.isin(shown_ids, test_ids)]
     if absent.size:
-        raise _refuse(path, f"shown_ids {absent[0]} is not among test_ids")
+        raise refuse(path, f"shown_ids {absent[0]} is not among test_ids")
 
 
 # ----------------------------------------------------------------------------- two models' evaluations
