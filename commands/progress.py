@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from pipeline.grid import Cell
-from pipeline.train import OnEpoch
+
+OnEpoch = Callable[[dict], None]  # pipeline/train.py's hook, named here without importing torch
 
 
 def duration(seconds: float) -> str:
