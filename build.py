@@ -103,7 +103,7 @@ def obtain_run(model: str, args, paths: Paths) -> RunFiles:
     if uses_frozen(model, args, paths):
         frozen = paths.frozen_dir(model)
         ignored = [o for o, on in (("--device", args.device), ("--synthetic", args.synthetic)) if on]
-        note = f" ({' and '.join(ignored)} not used: nothing is trained or evaluated)" if ignored else ""
+        note = f" ({' and '.join(ignored)} not used for a frozen run)" if ignored else ""
         log(f"{'load ' + model:<22} frozen results: {shown(frozen)}{note}")
         return RunFiles(frozen / "eval.npz", frozen / "history.json", source="frozen")
     if interrupted(paths, model) and not args.retrain and external is None:

@@ -3,12 +3,13 @@
 The layout of eval.npz is the contract in RESULTS.md. The test split lives on the device as one
 uint8 tensor and each batch is normalised there (as in KellerJordan/cifar10-airbench); inference
 runs under `torch.inference_mode` in channels_last, in the run's precision (pipeline/precision.py),
-and every logit is stored as fp32. Grad-CAM needs gradients, so it runs outside inference mode on
-the uncompiled module (pipeline/gradcam.py), always in fp32: the report compares map magnitudes
-across images and models, and bf16 keeps 8 bits of mantissa (about 2 significant digits) in the
-layer4 activations and gradients whose products the map sums. With bf16 logits the maps are taken
-for the class those logits predict, so a stored prediction and its map always agree. Files are
-written atomically and read without pickle.
+and every logit is stored as fp32. Grad-CAM is taken in its closed form for this architecture
+(pipeline/gradcam.py: every class's map from layer4's activations, no backward; tests/test_gradcam.py
+holds it to captum's LayerGradCam), always in fp32: the report compares map magnitudes across
+images and models, and bf16 keeps 8 bits of mantissa (about 2 significant digits) in the layer4
+activations whose weighted sum the map is. With bf16 logits the maps are taken for the class those
+logits predict, so a stored prediction and its map always agree. Files are written atomically and
+read without pickle.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pipeline.config import RunConfig
 from pipeline.data import load_splits, normalize_batch
 from pipeline.device import resolve_device
 from pipeline.evalfile import save_eval
-from pipeline.gradcam import gradcam, gradcam_predicted, uncompiled
+from pipeline.gradcam import analytic_gradcam, analytic_head, features_and_logits
 from pipeline.model import build_model, to_device
 from pipeline.precision import autocast
 from pipeline.provenance import provenance as run_provenance
@@ -61,37 +62,6 @@ def predict_logits(
     return torch.cat(out) if out else torch.empty(0, 0)
 
 
-def gradcam_maps(
-    model: nn.Module,
-    images_uint8: torch.Tensor,
-    targets: torch.Tensor,
-    device: torch.device,
-    batch_size: int = 256,
-) -> torch.Tensor:
-    """Grad-CAM at layer4 for class targets[i] of image i -> float32 (N, 4, 4) on the CPU, unnormalised."""
-    model = uncompiled(model)
-    images, targets = images_uint8.to(device), targets.to(device)
-    out = [
-        gradcam(model, normalize_batch(images[s : s + batch_size]), targets[s : s + batch_size]).cpu()
-        for s in _batches(len(images), batch_size)
-    ]
-    return torch.cat(out) if out else torch.empty(0, 4, 4)
-
-
-def _fp32_logits_and_cams(
-    model: nn.Module, images_uint8: torch.Tensor, device: torch.device, batch_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """fp32 logits (N, C) and predicted-class maps (N, 4, 4), from one pass."""
-    images = images_uint8.to(device)
-    parts = [
-        gradcam_predicted(model, normalize_batch(images[s : s + batch_size]))
-        for s in _batches(len(images), batch_size)
-    ]
-    logits = torch.cat([p[0].cpu() for p in parts]) if parts else torch.empty(0, 0)
-    cam_pred = torch.cat([p[1].cpu() for p in parts]) if parts else torch.empty(0, 4, 4)
-    return logits, cam_pred
-
-
 def logits_and_cams(
     model: nn.Module,
     images_uint8: torch.Tensor,
@@ -100,24 +70,31 @@ def logits_and_cams(
     batch_size: int = 256,
     precision: str = "fp32",
 ) -> dict[str, np.ndarray]:
-    """Test logits (N, C) and Grad-CAM for the predicted and for the true class, (N, 4, 4) each.
+    """Test logits (N, C) and Grad-CAM for the predicted and for the true class, (N, h, w) each.
 
-    In fp32 the logits and the predicted-class maps come from one pass (gradcam_predicted); in
-    bf16 the logits come from a bf16 pass and the maps from an fp32 pass for the class they
-    predict. Where the prediction is right the two targets are the same class, so only the wrong
-    images need a further pass.
+    Grad-CAM in its closed form (pipeline/gradcam.py, analytic_gradcam): both maps of an image come
+    from the layer4 activations of one fp32 forward pass, with no backward. In fp32 that pass also
+    gives the logits; in bf16 the logits come from a bf16 pass and the maps are taken for the class
+    those logits predict, so that a stored prediction and its map always agree.
     """
-    if precision == "fp32":
-        logits, cam_pred = _fp32_logits_and_cams(model, images_uint8, device, batch_size)
-    else:
-        logits = predict_logits(model, images_uint8, device, batch_size, precision)
-        cam_pred = gradcam_maps(model, images_uint8, logits.argmax(1), device, batch_size)
-    labels = labels.cpu()
-    cam_true = cam_pred.clone()
-    wrong = torch.nonzero(logits.argmax(1) != labels).flatten()
-    if len(wrong):
-        cam_true[wrong] = gradcam_maps(model, images_uint8[wrong], labels[wrong], device, batch_size)
-    return {"test_logits": logits.numpy(), "cam_pred": cam_pred.numpy(), "cam_true": cam_true.numpy()}
+    head = analytic_head(model)
+    low = predict_logits(model, images_uint8, device, batch_size, precision) if precision != "fp32" else None
+    images, labels = images_uint8.to(device), labels.to(device)
+    logits, cam_pred, cam_true = [], [], []
+    for s in _batches(len(images), batch_size):
+        features, fp32 = features_and_logits(model, normalize_batch(images[s : s + batch_size]))
+        batch = fp32.cpu() if low is None else low[s : s + batch_size]
+        cam_pred.append(analytic_gradcam(features, head, batch.argmax(1).to(device)).cpu())
+        cam_true.append(analytic_gradcam(features, head, labels[s : s + batch_size]).cpu())
+        logits.append(batch)
+    if not logits:
+        return {"test_logits": np.empty((0, 0), np.float32), "cam_pred": np.empty((0, 4, 4), np.float32),
+                "cam_true": np.empty((0, 4, 4), np.float32)}  # fmt: skip
+    return {
+        "test_logits": torch.cat(logits).numpy(),
+        "cam_pred": torch.cat(cam_pred).numpy(),
+        "cam_true": torch.cat(cam_true).numpy(),
+    }
 
 
 # ----------------------------------------------------------------------------- images to keep

@@ -4,9 +4,12 @@ Grad-CAM (Selvaraju et al. 2017): the gradient of the target logit with respect 
 activations, averaged over space per channel, weights a sum of the activations; a ReLU keeps the
 evidence for the class. For a 32×32 input and the CIFAR stem, layer4 works at 4×4.
 
-We use captum's `LayerGradCam`, which returns maps at the layer's resolution; libraries that
+The evaluation takes Grad-CAM in its closed form for this architecture (analytic_gradcam, below:
+every class's map from one forward pass, no backward). captum's `LayerGradCam` (gradcam, below),
+which returns maps at the layer's resolution, is the reference it is held to within 1e-5 in fp32
+(tests/test_gradcam.py; benchmarks/gradcam_closed_form.py on trained weights); libraries that
 normalise each map to [0, 1] (pytorch-grad-cam) lose the magnitudes we compare across images and
-models. `tests/test_gradcam.py` proves the result equal to a direct autograd computation.
+models.
 """
 
 from __future__ import annotations
@@ -34,22 +37,44 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Te
     return maps.detach().squeeze(1).float()
 
 
-def gradcam_predicted(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits (B, C) and Grad-CAM maps (B, h, w) for each image's predicted class, in one pass.
+# ----------------------------------------------------------------------------- every class from one forward pass
 
-    captum differentiates whatever function it is given: here the largest logit, whose gradient
-    is the predicted class's. So the forward pass that finds the prediction also yields its map,
-    and the logits are kept on the way: one forward instead of two for every test image.
+
+def analytic_head(model: nn.Module) -> nn.Linear:
+    """The linear layer after the global average pool, where Grad-CAM at layer4 has a closed form.
+
+    With logit y_c = Σ_k w_ck · mean_ij A_k,ij + b_c, the gradient ∂y_c/∂A_k,ij is w_ck / (h·w) at
+    every position, so Grad-CAM's channel weight (its spatial mean) is w_ck / (h·w) and the map is
+    ReLU(Σ_k w_ck A_k) / (h·w): every class's map from the activations of one forward pass, no
+    backward. Holds for torchvision's ResNet (layer4, avgpool to 1×1, flatten, fc); anything else
+    is refused rather than mapped wrongly.
     """
+    model = uncompiled(model)
+    pool, head = getattr(model, "avgpool", None), getattr(model, "fc", None)
+    if not (
+        isinstance(pool, nn.AdaptiveAvgPool2d)
+        and pool.output_size in ((1, 1), 1)
+        and isinstance(head, nn.Linear)
+    ):
+        raise ValueError("the closed-form Grad-CAM needs layer4 -> global average pool -> one linear layer")
+    return head
+
+
+def features_and_logits(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """layer4's activations (B, K, h, w) and the logits (B, C) of images x, both fp32, one forward pass."""
     model = uncompiled(model).eval()
     kept: list[torch.Tensor] = []
+    handle = model.layer4.register_forward_hook(lambda module, inputs, output: kept.append(output))
+    try:
+        with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):
+            logits = model(x.float())
+    finally:
+        handle.remove()
+    return kept[-1].float(), logits.float()
 
-    def top_logit(inp: torch.Tensor) -> torch.Tensor:
-        logits = model(inp)
-        kept.append(logits.detach())
-        return logits.max(dim=1, keepdim=True).values  # (B, 1): the predicted class's logit
 
-    cam = LayerGradCam(top_logit, model.layer4[-1])
-    with torch.inference_mode(False), torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
-        maps = cam.attribute(x.float().clone(), target=0, relu_attributions=True)  # (B, 1, h, w)
-    return kept[-1].float(), maps.detach().squeeze(1).float()
+def analytic_gradcam(features: torch.Tensor, head: nn.Linear, target: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM maps (B, h, w) for classes `target` (B,) from layer4's activations (B, K, h, w)."""
+    weights = head.weight.detach().float()[target]  # (B, K): each image's target class row
+    h, w = features.shape[2:]
+    return torch.relu(torch.einsum("bkhw,bk->bhw", features, weights)) / (h * w)

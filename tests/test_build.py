@@ -342,7 +342,7 @@ def test_options_that_frozen_results_ignore_are_named(tmp_path, capsys, monkeypa
     assert (
         build.main(["--profile", "smoke", "--out", str(tmp_path / "o"), "--no-pdf", "--device", "cpu"]) == 0
     )
-    assert "(--device not used: nothing is trained or evaluated)" in capsys.readouterr().out
+    assert "(--device not used for a frozen run)" in capsys.readouterr().out
 
 
 def test_the_default_data_folder_is_the_projects(tmp_path, monkeypatch):

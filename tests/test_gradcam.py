@@ -57,13 +57,26 @@ def test_gradcam_leaves_no_parameter_gradients() -> None:
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_one_pass_logits_and_predicted_class_maps_equal_the_two_pass_computation() -> None:
-    from pipeline.gradcam import gradcam_predicted
+def test_the_closed_form_equals_captum_for_any_target() -> None:
+    from pipeline.gradcam import analytic_gradcam, analytic_head, features_and_logits
 
-    model, x = _model_and_images(seed=3)
-    logits, maps = gradcam_predicted(model, x)
-    with torch.inference_mode():
-        expected_logits = model(x)
-    torch.testing.assert_close(logits, expected_logits, rtol=1e-5, atol=1e-6)
-    predicted = expected_logits.argmax(1)
-    torch.testing.assert_close(maps, _direct_gradcam(model, x, predicted), rtol=1e-5, atol=1e-7)
+    model, x = _model_and_images(seed=6)
+    features, logits = features_and_logits(model, x)
+    torch.testing.assert_close(logits, model(x).detach(), rtol=1e-5, atol=1e-6)
+    for target in (logits.argmax(1), torch.tensor([0, 50, 99])):
+        expected = gradcam(model, x, target)
+        assert expected.abs().sum() > 0
+        torch.testing.assert_close(
+            analytic_gradcam(features, analytic_head(model), target), expected, rtol=0, atol=1e-5
+        )
+
+
+def test_the_closed_form_refuses_a_head_it_does_not_hold_for() -> None:
+    import pytest
+
+    from pipeline.gradcam import analytic_head
+
+    model, _ = _model_and_images()
+    model.fc = torch.nn.Sequential(torch.nn.Linear(512, 100), torch.nn.ReLU(), torch.nn.Linear(100, 100))
+    with pytest.raises(ValueError, match="one linear layer"):
+        analytic_head(model)
