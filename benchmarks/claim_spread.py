@@ -3,11 +3,9 @@
 Trains and evaluates both models of a profile k times, each time with another seed (initialisation,
 batch order, augmentation, CutMix draws), analyses each pair as build.py does, and writes per claim
 the values, their standard deviation and range, and the tolerance the regression gate allows a
-retrain (report/gate.py):
-
-    tolerance = max(MULTIPLE x standard deviation, range)   for numbers,
-    exact where every seed gave the same value, and "skip" (not compared) for a class name or a
-    flag that changed between seeds.
+retrain, by the rule of report/tolerances.py (max(4 standard deviations, range), counts at least
+their Poisson floor; what no seed moved keeps the conservative rule; texts exact or not compared),
+the rule `freeze` also applies to a profile's grid of seeds.
 
 A retrain on another machine with the same seed differs from ours the way another seed does: the
 first kernels oneDNN or cuDNN choose differently already move the 4th decimal of the first loss,
@@ -23,8 +21,6 @@ spread; the range guards the small-k estimate of the deviation.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import statistics
 import sys
 import tempfile
 import time
@@ -37,46 +33,29 @@ from commands import workspace  # noqa: E402
 from commands.analyse import analyse_files, analysis_config  # noqa: E402
 from commands.freeze import frozen_results  # noqa: E402
 from commands.workspace import RunFiles  # noqa: E402
-from pipeline.config import MODELS, run_config  # noqa: E402
+from pipeline.config import MODELS  # noqa: E402
 from pipeline.files import write_json  # noqa: E402
-
-MULTIPLE = 4.0
-SCHEMA = 1
-
-
-def seeded(profile: str, model: str, seed: int):
-    cfg = run_config(profile, model)
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=seed))
+from pipeline.grid import Cell, cell_config  # noqa: E402
+from report.claims import load_claims  # noqa: E402
+from report.tolerances import MULTIPLE, measured_tolerances  # noqa: E402
 
 
 def one_seed(profile: str, seed: int, data: Path, work: Path, precision: str) -> dict:
-    """Train and evaluate both models with this seed; the claims of their analysis {name: value}."""
+    """Train and evaluate both models with this seed; their results (the claims and their units)."""
     from pipeline.data import load_splits
     from pipeline.evaluate import evaluate_weights
     from pipeline.train import train_run
 
     runs = {}
     for model in MODELS:
-        cfg = seeded(profile, model, seed)
+        cfg = cell_config(profile, Cell(model, seed))
         run_dir = work / f"seed{seed}" / model
         train_run(cfg, load_splits(cfg.data, data), run_dir, "cpu", precision=precision, progress=False)
         evaluate_weights(
             cfg, run_dir / "checkpoint.pt", data, run_dir, device_name="cpu", precision=precision
         )
         runs[model] = RunFiles(run_dir / "eval.npz", run_dir / "history.json", "trained")
-    results = analyse_files(runs, analysis_config(), profile)
-    return {name: entry.get("value") for name, entry in results["claims"].items()}
-
-
-def spread(values: list) -> dict:
-    """Values of one claim over the seeds -> their spread and the tolerance (module docstring)."""
-    if all(v == values[0] for v in values):
-        return {"values": values, "tolerance": None}  # None: must be equal
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    if len(numbers) != len(values):
-        return {"values": values, "tolerance": "skip"}
-    sd, rng = statistics.stdev(numbers), max(numbers) - min(numbers)
-    return {"values": values, "sd": sd, "range": rng, "tolerance": max(MULTIPLE * sd, rng)}
+    return analyse_files(runs, analysis_config(), profile)
 
 
 def main() -> int:
@@ -101,32 +80,25 @@ def main() -> int:
             by_seed[seed] = one_seed(args.profile, seed, data, Path(tmp), precision)
             print(f"seed {seed}: done ({time.perf_counter() - start:.0f} s)", flush=True)
     frozen = frozen_results(args.profile)
-    samples = list(by_seed.values()) + (
-        [{n: e.get("value") for n, e in frozen["claims"].items()}] if frozen else []
+    reference = frozen or next(iter(by_seed.values()))
+    samples = [{n: e.get("value") for n, e in r["claims"].items()} for r in by_seed.values()]
+    samples += [{n: e.get("value") for n, e in frozen["claims"].items()}] if frozen else []
+    how = (
+        f"retrained with seeds {args.seeds} on this CPU in {precision} (benchmarks/claim_spread.py)"
+        + (", with the frozen run as one more sample (its value last)" if frozen else "")
+        + f"; tolerance = max({MULTIPLE:g} x standard deviation, range), by report/tolerances.py"
     )
-    names = list(dict.fromkeys(n for claims in samples for n in claims))
-    claims = {n: spread([sample.get(n) for sample in samples]) for n in names}
-    doc = {
-        "schema": SCHEMA,
-        "profile": args.profile,
-        "how": f"retrained with seeds {args.seeds} on this CPU in {precision} (benchmarks/claim_spread.py)"
-        + (", with the frozen run as one more sample (its value last); " if frozen else "; ")
-        + f"tolerance = max({MULTIPLE:g} x standard deviation, range); exact where all seeds agreed; "
-        "not compared where a class name or flag changed",
-        "multiple": MULTIPLE,
-        "seeds": args.seeds,
-        "frozen_run_included": frozen is not None,
-        "precision": precision,
+    doc = measured_tolerances(samples, reference, load_claims(workspace.CLAIMS), how)
+    doc |= {"seeds": args.seeds, "frozen_run_included": frozen is not None, "precision": precision}
+    doc |= {
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - start),
-        "claims": claims,
     }
+    claims = doc["claims"]
     write_json(out, doc)
-    varied = sum(c["tolerance"] not in (None, "skip") for c in claims.values())
+    varied = sum("sd" in c for c in claims.values())
     skipped = sum(c["tolerance"] == "skip" for c in claims.values())
-    print(
-        f"{len(claims)} claims: {varied} vary, {skipped} not comparable, the rest equal in every seed; wrote {out}"
-    )
+    print(f"{len(claims)} claims: {varied} vary between the seeds, {skipped} not compared; wrote {out}")
     return 0
 
 

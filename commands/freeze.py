@@ -113,9 +113,39 @@ def copy_runs(runs: dict[str, dict[str, Path]], results: dict, tmp: Path) -> dic
 
 
 def freeze(args) -> None:
-    """Freeze exactly what the last build of the profile used: its inputs and its numbers."""
+    """Freeze exactly what the last build of the profile used: its inputs and its numbers, and the
+    tolerances its seeds measure where they were trained here."""
     paths, results = last_build(args)
-    freeze_into(args, used_files(results, paths), results)
+    files = used_files(results, paths)
+    measured = seed_tolerances(paths, results)
+    freeze_into(args, files, results, {"tolerances.json": measured} if measured else None)
+
+
+def seed_tolerances(paths: Paths, results: dict) -> bytes | None:
+    """tolerances.json (report/tolerances.py) from the claims of every seed of the grid whose pair
+    has full evaluations here, the primary pair's being the build's own; None for fewer than two."""
+    import json
+
+    from commands.analyse import analyse_files, analysis_config
+    from commands.workspace import RunFiles
+    from pipeline.grid import GRIDS, STUDY_SEED, Cell
+    from report.claims import load_claims
+    from report.tolerances import measured_tolerances
+
+    samples, seeds = [{n: e.get("value") for n, e in results["claims"].items()}], [STUDY_SEED]
+    for seed in GRIDS[paths.profile].seeds[1:]:
+        folders = {m: paths.run_dir(Cell(m, seed).name) for m in MODELS}
+        if all((f / "eval.npz").is_file() and (f / "history.json").is_file() for f in folders.values()):
+            pair = {m: RunFiles(f / "eval.npz", f / "history.json", "trained") for m, f in folders.items()}
+            claims = analyse_files(pair, analysis_config(), paths.profile)["claims"]
+            samples.append({n: e.get("value") for n, e in claims.items()})
+            seeds.append(seed)
+    if len(samples) < 2:
+        return None
+    how = f"the claims of the seeds {seeds}, each a pair trained here (report/tolerances.py)"
+    doc = measured_tolerances(samples, results, load_claims(workspace.CLAIMS), how)
+    log(f"measured the tolerances of {len(doc['claims'])} claims from {len(seeds)} seeds")
+    return (json.dumps(doc, indent=1) + "\n").encode()
 
 
 def kept_files(target: Path, old: dict | None, results: dict) -> dict[str, bytes]:

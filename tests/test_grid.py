@@ -232,3 +232,36 @@ def test_a_damaged_frozen_run_is_one_line_naming_it(grid, tmp_path, monkeypatch,
     assert build.main(["--profile", "smoke", "--no-pdf", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cutmix-seed43/predictions.npz" in err and "git checkout" in err
+
+
+def test_the_seeds_measure_the_tolerances_and_a_retrain_of_one_seed_passes_them(grid, monkeypatch):
+    """The seed-43 pair stands for an honest retrain: checked against the frozen seed-42 numbers
+    with the tolerances the two seeds measured, nothing fails."""
+    from commands.analyse import analyse_files, analysis_config
+    from commands.workspace import RunFiles
+    from report.claims import load_claims
+    from report.gate import check_against_frozen, load_tolerances
+
+    isolate_build(monkeypatch, grid, TINY_SMOKE)
+    frozen = grid / "frozen" / "smoke"
+    tolerances = load_tolerances(frozen / "tolerances.json")
+    assert tolerances["samples"] == 2 and "seeds [42, 43]" in tolerances["how"]
+    counted = tolerances["claims"]["baseline.wrong"]
+    assert counted["tolerance"] >= 3 * (sum(counted["values"]) / 2) ** 0.5 + 1  # the Poisson floor
+    assert (
+        tolerances["claims"]["baseline.test_images"]["values"][0]
+        == tolerances["claims"]["baseline.test_images"]["values"][1]
+    )
+    runs = {
+        m: RunFiles(
+            grid / "runs" / "smoke" / f"{m}-seed43" / "eval.npz",
+            grid / "runs" / "smoke" / f"{m}-seed43" / "history.json",
+            "trained",
+        )
+        for m in ("baseline", "cutmix")
+    }
+    retrain = analyse_files(runs, analysis_config(), "smoke")
+    rows = check_against_frozen(
+        retrain, json.loads((frozen / "results.json").read_text()), load_claims(workspace.CLAIMS), tolerances
+    )
+    assert [r["claim"] for r in rows if r["verdict"] == "fail" and r["type"] == "frozen"] == []
