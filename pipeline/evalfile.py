@@ -98,14 +98,19 @@ def load_eval(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read eval.npz (no pickle, every size bounded: pipeline/npzfile.py) and check it holds every key
     of RESULTS.md with the right dtype kind, in arrays that agree with each other."""
     path = Path(path)
+    arrays = read_arrays(path, EVAL_MEMBERS, MAX_EVAL_BYTES)
+    _check_layout(path, arrays)
+    return arrays
+
+
+def read_arrays(path: Path, members: dict[str, Member], max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an evaluation file, read within its bounds (pipeline/npzfile.py), or one line."""
     if not path.is_file():
         raise refuse(path, "no such file")
     try:
-        arrays = read_npz(path, EVAL_MEMBERS, MAX_EVAL_BYTES)
+        return read_npz(path, members, max_bytes)
     except NpzInputError as exc:
         raise refuse(path, str(exc)) from None
-    _check_layout(path, arrays)
-    return arrays
 
 
 def _check_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:

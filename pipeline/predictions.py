@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.evalfile import CLASSES, TEST_IMAGES, provenance_of, refuse
+from pipeline.evalfile import CLASSES, TEST_IMAGES, provenance_of, read_arrays, refuse
 from pipeline.files import write_bytes
 from pipeline.jsonfile import parse_json
-from pipeline.npzfile import Member, NpzInputError, read_npz
+from pipeline.npzfile import Member
 from pipeline.scores import score
 
 MEMBERS = {
@@ -60,12 +60,7 @@ def save_predictions(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> 
 def load_predictions(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read predictions.npz, every size bounded and every array checked against the others."""
     path = Path(path)
-    if not path.is_file():
-        raise refuse(path, "no such file")
-    try:
-        arrays = read_npz(path, MEMBERS, MAX_BYTES)
-    except NpzInputError as exc:
-        raise refuse(path, str(exc)) from None
+    arrays = read_arrays(path, MEMBERS, MAX_BYTES)
     _check(path, arrays)
     return arrays
 

@@ -167,10 +167,7 @@ def test_unbounded_yaml_is_one_line_naming_the_file_and_line(tmp_path, name, loa
 
 def test_a_400_digit_stated_value_is_refused_at_load(tmp_path):
     text = "claims:\n  - claim: baseline.wrong\n    stated: " + "9" * 400 + "\n"
-    path = _write(tmp_path, "claims.yaml", text)
-    with pytest.raises(ClaimsError, match="line 3: an integer of 400 digits") as err:
-        load_claims(path)
-    _one_line(err, path)
+    _claims_refused(tmp_path, text, "line 3: an integer of 400 digits")
 
 
 @pytest.mark.parametrize("stated", [".inf", "-.inf", ".nan", "1.0e+400"])
@@ -181,22 +178,24 @@ def test_a_non_finite_stated_value_names_the_claim(tmp_path, stated):
     _one_line(err, path)
 
 
+def _claims_refused(tmp_path, text: str, match: str) -> None:
+    """claims.yaml holding `text` is refused in one line naming the file, matching `match`."""
+    path = _write(tmp_path, "claims.yaml", text)
+    with pytest.raises(ClaimsError, match=match) as err:
+        load_claims(path)
+    _one_line(err, path)
+
+
 @pytest.mark.parametrize("where", ["[a, b]", "{a: 1}", "5", "null"])
 def test_a_where_that_is_not_a_text_names_the_claim(tmp_path, where):
     text = f"claims: [{{claim: baseline.wrong, stated: 1, where: {where}}}]\n"
-    path = _write(tmp_path, "claims.yaml", text)
-    with pytest.raises(ClaimsError, match="claim baseline.wrong has 'where'") as err:
-        load_claims(path)
-    _one_line(err, path)
+    _claims_refused(tmp_path, text, "claim baseline.wrong has 'where'")
 
 
 @pytest.mark.parametrize("condition", ["[a, [x], 1]", "[a, '<', .nan]", "[.inf, '<', a]"])
 def test_a_predicate_with_an_unhashable_op_or_a_non_finite_number_is_one_line(tmp_path, condition):
     text = f"claims: []\npredicates: [{{name: p, text: t, all: [{condition}]}}]\n"
-    path = _write(tmp_path, "claims.yaml", text)
-    with pytest.raises(ClaimsError, match="predicate 1 needs 'all'") as err:
-        load_claims(path)
-    _one_line(err, path)
+    _claims_refused(tmp_path, text, "predicate 1 needs 'all'")
 
 
 def test_report_yaml_with_number_and_text_keys_names_an_unknown_field(tmp_path):
