@@ -123,15 +123,13 @@ def obtain_grid(args, paths: Paths) -> dict[str, RunFiles]:
     with folder_lock(ensure_writable(workspace.RUNS / args.profile), log):
         for cell in other_cells(args.profile):
             run_dir, frozen = paths.run_dir(cell.name), frozen_cell(paths, cell.name)
-            ours = trained_here(run_dir) or (run_dir / ".training").exists()  # finished or interrupted here
-            if ours and args.train_missing or not ours and frozen is None:
-                missing.append(cell)  # to train, resume or bring up to date with --train-missing
-            elif trained_here(run_dir):
+            ours = trained_here(run_dir) or interrupted(paths, cell.name)  # finished or interrupted here
+            if trained_here(run_dir) and not args.train_missing:
                 found[cell.name] = evaluate_cell(cell_config(args.profile, cell), run_dir, cell.name, args)
-            elif frozen is not None:
+            elif frozen is not None and not (ours and args.train_missing):
                 found[cell.name] = frozen
             else:
-                missing.append(cell)
+                missing.append(cell)  # to train, resume or bring up to date with --train-missing
         if missing and args.train_missing:
             return found | train_cells(missing, args, paths)
     if missing:

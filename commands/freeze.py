@@ -47,38 +47,33 @@ def used_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
         raise ConfigError(
             f"{paths.results} does not say which files it used (an older build): build again, then freeze"
         )
-    try:
-        out = {m: {kind: ROOT / str(files[m][kind]) for kind in ("eval", "history")} for m in MODELS}
-        digests = {m: {kind: results["inputs"][m][kind] for kind in ("eval", "history")} for m in MODELS}
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"{paths.results} does not say which files it used, or their digests: build again, then freeze"
-        ) from None
-    return verified(out, digests, paths) | {"runs": used_run_files(results, paths)}
+    return recorded(files, results.get("inputs"), MODELS, paths)
 
 
 def used_run_files(results: dict, paths: Paths) -> dict[str, dict[str, Path]]:
     """{run: {"eval", "history"}} of the grid's other runs the build read (compact predictions)."""
-    files, digests = results.get("run_files", {}), (results.get("inputs") or {}).get("runs", {})
+    digests = (results.get("inputs") or {}).get("runs", {})
+    return recorded(results.get("run_files"), digests, list(digests), paths)
+
+
+def recorded(files, digests, names, paths: Paths) -> dict[str, dict[str, Path]]:
+    """The files results.json records for `names` ({name: {"eval", "history"}}), each checked
+    unchanged since the build by the digest it records."""
     try:
-        out = {n: {kind: ROOT / str(files[n][kind]) for kind in ("eval", "history")} for n in digests}
+        out = {n: {kind: ROOT / str(files[n][kind]) for kind in ("eval", "history")} for n in names}
+        sums = {n: {kind: digests[n][kind] for kind in ("eval", "history")} for n in names}
     except (KeyError, TypeError):
         raise ConfigError(
-            f"{paths.results} does not say which runs of the grid it used: build again"
+            f"{paths.results} does not say which files it used, or their digests: build again, then freeze"
         ) from None
-    return verified(out, digests, paths)
-
-
-def verified(files: dict, digests: dict, paths: Paths) -> dict[str, dict[str, Path]]:
-    """The files, each checked unchanged since the build by its digest."""
-    for name in files:
-        for kind, path in files[name].items():
-            if not path.is_file() or file_digest(path) != digests[name][kind]:
+    for name, kinds in out.items():
+        for kind, path in kinds.items():
+            if not path.is_file() or file_digest(path) != sums[name][kind]:
                 raise ConfigError(
                     f"{shown(path)} changed or vanished since the last build of {paths.profile}: "
                     f"build again (python build.py --profile {paths.profile}), then freeze"
                 )
-    return files
+    return out
 
 
 FROZEN_SOURCES = dict.fromkeys(MODELS, "frozen")
@@ -97,28 +92,21 @@ def _kind(results: dict, model: str) -> str:
     return "given weights" if prov.get("weights_given") else "trained"
 
 
-def copy_runs(runs: dict[str, dict[str, Path]], results: dict, tmp: Path) -> dict[str, dict[str, Path]]:
-    """Copy the grid's other runs into tmp/runs/<run>/ (predictions.npz, history.json), each checked
-    against the digest the build recorded; {run: {"eval", "history"}} of the copies."""
-    copies = {}
-    for name, files in runs.items():
-        folder = tmp / "runs" / name
-        folder.mkdir(parents=True)
-        copies[name] = {"eval": folder / "predictions.npz", "history": folder / "history.json"}
-        for kind, path in files.items():
-            shutil.copy2(path, copies[name][kind])
-            if file_digest(copies[name][kind]) != results["inputs"]["runs"][name][kind]:
-                raise ConfigError(f"{shown(path)} changed while it was frozen: freeze again")
-    return copies
+def copy_checked(source: Path, copy: Path, digest: str) -> None:
+    """Copy a file into the frozen folder being written, refusing one that changed since the build."""
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, copy)
+    if file_digest(copy) != digest:
+        raise ConfigError(f"{shown(source)} changed while it was frozen: freeze again")
 
 
 def freeze(args) -> None:
     """Freeze exactly what the last build of the profile used: its inputs and its numbers, and the
     tolerances its seeds measure where they were trained here."""
     paths, results = last_build(args)
-    files = used_files(results, paths)
+    files, runs = used_files(results, paths), used_run_files(results, paths)
     measured = seed_tolerances(paths, results)
-    freeze_into(args, files, results, {"tolerances.json": measured} if measured else None)
+    freeze_into(args, files, results, {"tolerances.json": measured} if measured else None, runs=runs)
 
 
 def seed_tolerances(paths: Paths, results: dict) -> bytes | None:
@@ -167,8 +155,10 @@ def freeze_into(
     results: dict,
     extra: dict[str, bytes] | None = None,
     origin: str = "",
+    runs: dict[str, dict[str, Path]] | None = None,
 ) -> None:
-    """Write files ({model: {"eval", "history"}}) and their numbers into report/frozen/<profile>/.
+    """Write files ({model: {"eval", "history"}}), the grid's other runs (`runs`, the same by run
+    name, kept in runs/<run>/) and their numbers into report/frozen/<profile>/.
 
     Shows which claims move against the numbers frozen now, then writes the folder atomically.
     Refuses when the frozen results would change in kind (trained <-> given weights) without
@@ -202,23 +192,20 @@ def freeze_into(
         written = kept_files(target, old, results) | (extra or {})
         with atomic_dir(target, elsewhere="") as tmp:  # report/frozen/ has no other place
             for model in MODELS:
-                (tmp / model).mkdir()
-                shutil.copy2(files[model]["eval"], tmp / model / "eval.npz")
-                shutil.copy2(files[model]["history"], tmp / model / "history.json")
                 for kind, name in (("eval", "eval.npz"), ("history", "history.json")):
-                    if file_digest(tmp / model / name) != results["inputs"][model][kind]:  # changed meanwhile
-                        raise ConfigError(
-                            f"{shown(files[model][kind])} changed while it was frozen: freeze again"
-                        )
+                    copy_checked(files[model][kind], tmp / model / name, results["inputs"][model][kind])
                 write_json(
                     tmp / model / "provenance.json", provenance_of(load_eval(tmp / model / "eval.npz"))
                 )
-            runs = copy_runs(files.get("runs", {}), results, tmp)
+            for run, kinds in (runs or {}).items():
+                for kind, name in (("eval", "predictions.npz"), ("history", "history.json")):
+                    copy_checked(kinds[kind], tmp / "runs" / run / name, results["inputs"]["runs"][run][kind])
             frozen = {"files": frozen_files(target), "sources": FROZEN_SOURCES}
             if runs:  # where the grid's other runs now lie
                 frozen["run_files"] = {
-                    n: {k: shown(target / p.relative_to(tmp)) for k, p in f.items()} for n, f in runs.items()
-                }
+                    n: {"eval": shown(target / "runs" / n / "predictions.npz"),
+                        "history": shown(target / "runs" / n / "history.json")} for n in runs
+                }  # fmt: skip
                 frozen["run_sources"] = dict.fromkeys(runs, "frozen")
             write_json(tmp / "results.json", results | frozen)
             for name, data in written.items():
