@@ -76,9 +76,10 @@ CODE = {
             "arrays.py",
             "svg.py",
             "drawing.py",
+            "grid.py",
         )
     ]
-    + ["report/filters.py", "report/outline.py", "pipeline/config.py"],
+    + ["report/filters.py", "report/outline.py", "pipeline/config.py", "pipeline/grid.py"],
     "render": CLAIMS_READERS
     + EVAL_READERS
     + [
@@ -92,9 +93,10 @@ CODE = {
             "appendix.py",
             "filters.py",
             "differences.py",
+            "seeds.py",
         )
     ]
-    + ["pipeline/config.py", "templates", "assets"],
+    + ["pipeline/config.py", "pipeline/grid.py", "templates", "assets"],
 }
 
 

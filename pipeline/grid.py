@@ -27,6 +27,19 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 }
 ABLATION = ("augmented-baseline", STUDY_SEED)  # the variant the report's ablation shows, and its seed
 
+# What every run of the grid is summarised by (pipeline/seeds.py), with the unit each is stated in.
+CONFIDENT = (0.9, 0.99)  # the thresholds of each run's confident errors: the study's Table 2 rows
+
+QUANTITIES = (  # each run's row, and the unit each is stated in
+    ("test_accuracy", "percent"),
+    ("final_train_accuracy", "percent"),
+    ("final_val_accuracy", "percent"),
+    ("train_val_gap", "points"),
+    ("wrong_ge_90", "count"),
+    ("wrong_ge_99", "count"),
+    ("ece", "percent"),
+)
+
 
 @dataclass(frozen=True)
 class Cell:

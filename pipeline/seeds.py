@@ -15,16 +15,8 @@ import math
 import numpy as np
 
 from pipeline.config import MODELS, AnalysisConfig
+from pipeline.grid import CONFIDENT, QUANTITIES
 from pipeline.metrics import calibration, selective
-
-QUANTITIES = (  # each run's row, and the unit each is stated in
-    ("test_accuracy", "percent"),
-    ("final_train_accuracy", "percent"),
-    ("final_val_accuracy", "percent"),
-    ("wrong_ge_90", "count"),
-    ("wrong_ge_99", "count"),
-    ("ece", "percent"),
-)
 
 
 def _pct(x: float | None) -> float | None:
@@ -35,13 +27,15 @@ def run_row(identity: dict, predictions: dict, epochs: list[dict], cfg: Analysis
     """One run: its identity ({"name", "model", "seed", "variant"}) and the QUANTITIES."""
     correct = predictions["predicted"] == predictions["test_labels"]
     confidence = predictions["confidence"]
-    wrong_90, wrong_99 = selective.wrong_at_or_above(confidence, correct, (0.9, 0.99))
+    wrong_90, wrong_99 = selective.wrong_at_or_above(confidence, correct, CONFIDENT)
     last = epochs[-1] if epochs else {}
+    train, val = _pct(last.get("train_acc")), _pct(last.get("val_acc"))
     return {
         **identity,
         "test_accuracy": _pct(correct.mean()),
-        "final_train_accuracy": _pct(last.get("train_acc")),
-        "final_val_accuracy": _pct(last.get("val_acc")),
+        "final_train_accuracy": train,
+        "final_val_accuracy": val,
+        "train_val_gap": None if train is None or val is None else train - val,
         "wrong_ge_90": wrong_90,
         "wrong_ge_99": wrong_99,
         "ece": _pct(calibration.ece(confidence, correct, cfg.ece_bins)),
@@ -94,10 +88,7 @@ def best_val_epoch(epochs: list[dict]) -> int | None:
 
 
 def ablation_row(row: dict, epochs: list[dict]) -> dict:
-    gap = None
-    if row["final_train_accuracy"] is not None and row["final_val_accuracy"] is not None:
-        gap = row["final_train_accuracy"] - row["final_val_accuracy"]
-    return {**row, "train_val_gap": gap, "best_val_epoch": best_val_epoch(epochs), "epochs": len(epochs)}
+    return {**row, "best_val_epoch": best_val_epoch(epochs), "epochs": len(epochs)}
 
 
 def ablation(rows: list[dict], histories: dict[str, list[dict]], variant: str, seed: int) -> dict | None:
@@ -112,7 +103,7 @@ def ablation(rows: list[dict], histories: dict[str, list[dict]], variant: str, s
     if not all(pick.values()):
         return None
     return {
-        "variant": variant,
+        "name": variant,
         "seed": seed,
         **{arm: ablation_row(found[0], histories[found[0]["name"]]) for arm, found in pick.items()},
     }

@@ -22,6 +22,7 @@ from report.claims import claim_value
 from report.differences import STUDY_PROFILE, differences
 from report.filters import join_and
 from report.outline import FIGURE_ALT, SECTIONS, TABLES
+from report.seeds import ablation_context, seeds_context
 
 STUDY_DATA = "cifar-100"
 
@@ -411,4 +412,8 @@ def build_context(
         },
         "identities": results.get("identities", []),
         "models": MODELS,
+        "seeds": seeds_context(results),
+        "ablation": ablation_context(
+            results, list(checks or []), configs["baseline"]["data"], train, MEMORISED_GAP
+        ),
     }

@@ -63,11 +63,14 @@ def conf(x: Any, digits: int = 1) -> str:
     return pct(x, digits)
 
 
+NBSP_PTS = "\u00a0pts"  # the unit after a difference of percents
+
+
 def points(x: Any, digits: int = 2) -> str:
     """A signed difference of percents: points(15.01) -> '+15.01 pts', points(-2) -> '−2.00 pts'."""
     if _missing(x):
         return MISSING
-    return _signed(f"{abs(float(x)):.{digits}f}", float(x)) + "\u00a0pts"
+    return _signed(f"{abs(float(x)):.{digits}f}", float(x)) + NBSP_PTS
 
 
 def thousands(x: Any, signed: bool = False) -> str:
@@ -174,6 +177,52 @@ BY_UNIT: dict[str, Callable[..., str]] = {
 }
 
 
+def in_unit(x: Any, unit: str, digits: int | None = None) -> str:
+    """A value written by its unit as a claim would be (BY_UNIT); `digits` for the decimal units;
+    an epoch is a whole number, a gap unsigned points."""
+    if unit == "epoch":
+        return thousands(x)
+    if unit == "gap":  # a train − val gap: points, but never negative in a memorising run, so unsigned
+        return MISSING if _missing(x) else num(x, 1 if digits is None else digits) + NBSP_PTS
+    if digits is not None and unit in ("percent", "points"):
+        return (pct if unit == "percent" else points)(x, digits)
+    return BY_UNIT.get(unit, value)(x)
+
+
+def span(spread: Any, unit: str, digits: int = 1) -> str:
+    """The range of a spread {min, max} in its unit: '28.0–29.4%', '96–127', '+1.8 to +2.9 pts';
+    one value when both ends print alike: 'all 0'."""
+    if _missing(spread) or spread.get("min") is None:
+        return MISSING
+    # a percent short of 100 never rounds up to it (conf), so 99.95 is not "100.0%"
+    write = (lambda x: conf(x, digits)) if unit == "percent" else (lambda x: in_unit(x, unit, digits))
+    lo, hi = write(spread["min"]), write(spread["max"])
+    if lo == hi:
+        return f"all {lo}"
+    if unit == "points":
+        return f"{lo.removesuffix(NBSP_PTS)} to {hi}"
+    if unit == "gap":
+        return f"{lo.removesuffix(NBSP_PTS)}–{hi}"
+    if unit == "percent":
+        return f"{lo.removesuffix('%')}–{hi}"
+    return f"{lo}–{hi}"
+
+
+def mean_sd(spread: Any, unit: str, digits: int = 2) -> str:
+    """A spread's mean ± its sd: '28.65 ± 0.71%', '+2.51 ± 0.59 pts', '116.3 ± 17.6' (counts)."""
+    if _missing(spread) or spread.get("mean") is None:
+        return MISSING
+    mean, sd = spread["mean"], spread["sd"]
+    if unit == "count":
+        centre, width = num(mean, 1), num(sd, 1)
+    elif unit == "points":
+        centre, width = points(mean, digits).removesuffix(NBSP_PTS), num(sd, digits)
+    else:
+        centre, width = num(mean, digits), num(sd, digits)
+    tail = {"percent": "%", "points": NBSP_PTS, "gap": NBSP_PTS}.get(unit, "")
+    return f"{centre} ± {width}{tail}" if sd is not None else f"{centre}{tail}"
+
+
 def claim_text(claim: Any, style: str | None = None, *args: Any) -> str:
     """Format a claim {value, unit} with a named filter, or by its unit when style is None."""
     if isinstance(claim, Undefined):
@@ -207,4 +256,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "join_and": join_and,
     "value": value,
     "claim_text": claim_text,
+    "in_unit": in_unit,
+    "span": span,
+    "mean_sd": mean_sd,
 }

@@ -43,6 +43,10 @@ FIGURE_ALT: dict[str, str] = {
     "and after temperature scaling, with the diagonal of perfect calibration.",
     "risk_coverage": "Risk–coverage curves of both models, with the operating point of the confidence "
     "guardrail marked on each.",
+    "seed_dots": "Dot plots of the test accuracy, train–val gap, confident errors and calibration error "
+    "of every seed's run, baseline against CutMix, with the study's seed filled and the mean marked.",
+    "ablation_curves": "Two line charts of the baseline's loss and accuracy per epoch without and with "
+    "random crop and flip, training against validation.",
     "attention_spread": "Histograms of the normalised entropy of the Grad-CAM maps, for all test images and "
     "for wrong predictions, baseline against CutMix.",
     "gallery": "The baseline's most confidently wrong test images, each titled with the true class and "
@@ -58,6 +62,8 @@ TABLES = (
     "calibration",
     "guardrail",
     "uncertainty",
+    "seeds",
+    "ablation",
     "confusions",
     "gallery",
     "settings",

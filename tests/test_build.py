@@ -12,6 +12,7 @@ from conftest import isolate_build
 import build
 from commands import workspace as places
 from pipeline import config
+from report.outline import FIGURE_NAMES
 
 TINY_SMOKE = {
     "data": {"val_size": 100, "train_subset": 128, "val_subset": 64, "test_subset": 200},
@@ -211,7 +212,7 @@ def test_an_interrupted_build_leaves_the_previous_outputs_whole(
     assert (ws / "out" / "site" / "index.html").read_bytes() == site
     assert (ws / "out" / "report.pdf").read_bytes() == pdf
     assert {p.name: p.read_bytes() for p in (ws / "out" / "figures").glob("*.svg")} == figures
-    assert len(figures) == 12
+    assert len(figures) == len(FIGURE_NAMES)
 
 
 def test_rendering_from_the_committed_frozen_results_never_imports_torch(tmp_path):

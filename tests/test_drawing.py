@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from report.figures import beyond, registry, study
+from report.figures import registry
 from report.figures.drawing import Drawing
 from report.outline import FIGURE_NAMES
 from report.render import ROOT
@@ -24,7 +24,7 @@ def test_every_figure_function_is_in_the_outline():
     """A function wrapped by `styled` draws a figure: none may be left out of the report."""
     drawn = {
         name
-        for module in (study, beyond)
+        for module in registry.DRAWN_IN
         for name, value in vars(module).items()
         if callable(value) and hasattr(value, "__wrapped__") and value.__module__ == module.__name__
     }

@@ -47,6 +47,8 @@ EXPECTED_AXES = {
     "per_class_change": 1,
     "reliability": 4,
     "risk_coverage": 1,
+    "seed_dots": 4,  # test accuracy, train–val gap, confident errors, ECE
+    "ablation_curves": 2,  # loss and accuracy
     "attention_spread": 2,
     "gallery": 8,
 }

@@ -69,6 +69,7 @@ def test_a_run_row_is_counted_as_the_analysis_counts():
     row = run_row({"name": "x", "model": "baseline", "seed": 1, "variant": None}, p, epochs, AnalysisConfig())
     assert row["test_accuracy"] == 50.0 and row["wrong_ge_90"] == 2 and row["wrong_ge_99"] == 1
     assert row["final_train_accuracy"] == 50.0 and row["final_val_accuracy"] == 25.0
+    assert row["train_val_gap"] == 25.0
     assert row["name"] == "x" and math.isfinite(row["ece"])
 
 
@@ -92,7 +93,13 @@ def test_the_gain_is_paired_by_seed_and_its_sign_is_checked_in_every_seed():
 
 def test_the_seed_spread_leaves_the_variants_out():
     full = [
-        {**r, **{q: r["test_accuracy"] for q in ("final_train_accuracy", "final_val_accuracy", "ece")}}
+        {
+            **r,
+            **{
+                q: r["test_accuracy"]
+                for q in ("final_train_accuracy", "final_val_accuracy", "train_val_gap", "ece")
+            },
+        }
         for r in [_row("baseline", 42, 30.0), _row("baseline", 43, 32.0), _row("baseline", 42, 50.0, "v")]
     ]
     for r in full:
@@ -101,13 +108,14 @@ def test_the_seed_spread_leaves_the_variants_out():
 
 
 def test_the_ablation_sets_the_recipe_against_the_variant_at_one_seed():
-    row = {"final_train_accuracy": 99.0, "final_val_accuracy": 30.0}
+    row = {"final_train_accuracy": 99.0, "final_val_accuracy": 30.0, "train_val_gap": 69.0}
     rows = [
         {**_row("baseline", 42, 28.0), **row},
         {**_row("baseline", 42, 35.0, "aug"), **row, "name": "aug"},
     ]
     curve = [{"epoch": 1, "val_loss": 3.0}, {"epoch": 2, "val_loss": 2.5}, {"epoch": 3, "val_loss": 2.7}]
     found = ablation(rows, {"baseline42": curve, "aug": curve[:2]}, "aug", 42)
+    assert found["name"] == "aug" and found["seed"] == 42
     assert found["recipe"]["best_val_epoch"] == 2 and found["recipe"]["train_val_gap"] == 69.0
     assert found["variant"]["test_accuracy"] == 35.0 and found["variant"]["epochs"] == 2
     assert ablation(rows[:1], {}, "aug", 42) is None and best_val_epoch([]) is None

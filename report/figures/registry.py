@@ -1,7 +1,7 @@
 """Every figure of the report by its name, in report order, and the SVG of one of them.
 
 The names and their order are report/outline.py's; a figure's name is the name of the function
-that draws it, in report.figures.study or report.figures.beyond. A function that takes `evals`
+that draws it, in report.figures.study, .beyond or .grid. A function that takes `evals`
 draws from the eval arrays too.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from report.figures import beyond, study
+from report.figures import beyond, grid, study
 from report.figures.svg import figure_to_svg
 from report.outline import FIGURE_NAMES
 
 Evals = Mapping[str, Mapping[str, np.ndarray]]
-DRAWN_IN = (study, beyond)  # the modules whose functions draw the figures
+DRAWN_IN = (study, beyond, grid)  # the modules whose functions draw the figures
 
 
 def _function(name: str) -> Callable[..., Figure]:
