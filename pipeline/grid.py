@@ -41,6 +41,11 @@ QUANTITIES = (  # each run's row, and the unit each is stated in
 )
 
 
+def study_rows(rows: list[dict]) -> list[dict]:
+    """The rows of results.json's `runs` that follow the study's recipe (no variant)."""
+    return [r for r in rows if r["variant"] is None]
+
+
 @dataclass(frozen=True)
 class Cell:
     """One run of the grid."""

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from pipeline.config import MODELS, AnalysisConfig
-from pipeline.grid import CONFIDENT, QUANTITIES
+from pipeline.grid import CONFIDENT, QUANTITIES, study_rows
 from pipeline.metrics import calibration, selective
 
 
@@ -49,11 +49,6 @@ def spread(values: list[float | None]) -> dict:
         return {"mean": None, "sd": None, "min": None, "max": None, "n": 0}
     sd = float(x.std(ddof=1)) if x.size > 1 else None
     return {"mean": float(x.mean()), "sd": sd, "min": float(x.min()), "max": float(x.max()), "n": int(x.size)}
-
-
-def study_rows(rows: list[dict]) -> list[dict]:
-    """The rows of the study's recipe (no variant)."""
-    return [r for r in rows if r["variant"] is None]
 
 
 def seed_spread(rows: list[dict]) -> dict:

@@ -9,7 +9,7 @@ on them is chosen here by a named rule with its threshold below, as in report/co
 from __future__ import annotations
 
 from pipeline.config import MODELS, run_config
-from pipeline.grid import CONFIDENT, QUANTITIES, STUDY_SEED, VARIANTS
+from pipeline.grid import CONFIDENT, QUANTITIES, STUDY_SEED, VARIANTS, study_rows
 from report.filters import fraction_pct
 
 # Seeds per model before the report calls a gain more than seed noise: the field's usual 3 to 5
@@ -42,10 +42,6 @@ UNITS = {
     "train_val_gap": "gap",
 }  # how each quantity is written (report/filters.py in_unit)
 STATED = ("baseline.final_train_accuracy", "baseline.test_accuracy")  # the study's split, from claims.yaml
-
-
-def _study_runs(results: dict) -> list[dict]:
-    return [r for r in results.get("runs") or [] if r["variant"] is None]
 
 
 def _empty_gains() -> dict:
@@ -82,7 +78,7 @@ def _every_seed(gains: list[dict], runs: list[dict], better) -> bool:
 def seeds_context(results: dict) -> dict:
     """The seed spread of the study's runs and the words chosen from it."""
     tables = results["tables"]
-    runs = _study_runs(results)
+    runs = study_rows(results.get("runs") or [])
     gains = tables.get("seed_gains") or _empty_gains()
     spread = tables.get("seed_spread") or {}
     seeds = sorted({r["seed"] for r in runs})

@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.config import MODELS
-from pipeline.grid import CONFIDENT, STUDY_SEED
+from pipeline.grid import CONFIDENT, STUDY_SEED, study_rows
 from report.figures.panels import empty_figure, placeholder
 from report.figures.style import (
     MODEL_COLOR,
@@ -28,8 +28,7 @@ from report.figures.style import (
 )
 from report.filters import fraction_pct
 
-# The quantities shown as dots, and each panel's axis label.
-DOTS = (  # (quantity, panel title, axis label)
+DOTS = (  # the quantities shown as dots: (quantity, panel title, axis label)
     ("test_accuracy", "Test accuracy", "%"),
     ("train_val_gap", "Train − val gap", "points"),
     ("wrong_ge_90", f"Wrong, ≥ {fraction_pct(CONFIDENT[0])} conf.", "test images"),
@@ -37,10 +36,6 @@ DOTS = (  # (quantity, panel title, axis label)
 )
 JITTER = 0.12  # horizontal offset between the seeds' dots of one model, so that equal values stay apart
 ARM_COLOR = {"recipe": MODEL_COLOR["baseline"], "variant": OKABE_ITO["vermillion"]}  # far apart in hue
-
-
-def _study_runs(results: dict) -> list[dict]:
-    return [r for r in results.get("runs") or [] if r["variant"] is None]
 
 
 def _seed_legend(fig: Figure) -> None:
@@ -59,7 +54,7 @@ def _seed_legend(fig: Figure) -> None:
 @styled
 def seed_dots(results: dict) -> Figure:
     """Each headline quantity of every seed's run, one dot per run, baseline against CutMix."""
-    runs = _study_runs(results)
+    runs = study_rows(results.get("runs") or [])
     fig = new_figure(2.3)
     if len({r["seed"] for r in runs}) < 2:
         return empty_figure(fig, "one run per model:\nno seed spread measured")
