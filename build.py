@@ -19,6 +19,7 @@ says what it did and why. A build that only renders never imports torch.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -29,17 +30,20 @@ from typing import TYPE_CHECKING
 from commands import workspace
 from commands.analyse import analyse_files, analysis_config
 from commands.arguments import parse_args
+from commands.cellrun import CellRun, RunOptions, cell_from_json, cell_run, run_options
+from commands.executors.job import watch_parent
+from commands.executors.outcome import Outcome
 from commands.exits import exit_status
 from commands.freeze import freeze
 from commands.gate import check, diff
 from commands.gpu_job import bundle, import_archives
-from commands.progress import GridProgress
+from commands.progress import GridProgress, epoch_line
 from commands.serve import serve
 from commands.sources import (
+    cells_to_train,
     check_external_weights,
     choose_device,
     frozen_cell,
-    interrupted,
     trained_here,
     uses_frozen,
 )
@@ -51,13 +55,12 @@ from commands.workspace import (
     data_folder,
     log,
     output_paths,
-    run_precision,
     shown,
 )
-from pipeline.config import MODELS, ConfigError, RunConfig, run_config, to_dict
+from pipeline.config import MODELS, RunConfig, run_config, to_dict
 from pipeline.errors import StudyError
 from pipeline.files import atomic_dir, claim_folder, ensure_writable, folder_lock, write_json
-from pipeline.grid import Cell, cell_config, other_cells
+from pipeline.grid import cell_config, other_cells
 from pipeline.leftovers import clean_leftovers
 from pipeline.stages import Key, Stage
 
@@ -67,6 +70,8 @@ if TYPE_CHECKING:
 
 def build_report(args, paths: Paths) -> None:
     check_external_weights(args)  # both given weights files, before any evaluation
+    if not train_grid(args, paths):  # every run still to train, by --executor; False: they run on
+        return
     runs = {model: obtain_run(model, args, paths) for model in MODELS}  # §3 baseline, §6 CutMix
     others = obtain_grid(args, paths)  # §9: the other seeds and the ablation, where there are any
     analyse_stage(runs, others, paths)  # §4 failures, §7 head-to-head, §8 lessons, §9, and beyond
@@ -93,72 +98,122 @@ def build(args) -> None:
         build_report(args, paths)
 
 
-# ----------------------------------------------------------------------------- train or load, evaluate
+# ----------------------------------------------------------------------------- train, evaluate
+
+
+def train_grid(args, paths: Paths) -> bool:
+    """Train and evaluate each of the grid's runs that needs it (commands/sources.py decides which):
+    here one after another, in --jobs local processes, or as a Slurm job array (commands/executors/).
+
+    A failed run is named and the others go on, each kept. False when Slurm runs the cells on after
+    this build has gone (--no-wait): `build.py --executor slurm` again gathers them.
+    """
+    if not cells_to_train(args, paths) and args.executor == "local":
+        return True  # nothing to train: runs/ is left as it is
+    with folder_lock(ensure_writable(workspace.RUNS / args.profile), log):
+        todo = cells_to_train(args, paths)  # again, now that no other build trains
+        options = run_options(args) if todo else None  # a build that only renders never imports torch
+        runs = [cell_run(cell, options, paths) for cell in todo]
+        if args.executor == "slurm" or args.jobs > 1:  # a job only for a cell that has work to do
+            runs = [run for run in runs if not cell_is_current(run)]
+        if args.executor == "slurm":
+            from commands.executors.slurm import run_on_slurm
+
+            outcome = run_on_slurm(runs, args, paths)
+        elif args.jobs > 1:
+            from commands.executors.local import run_locally
+
+            outcome = run_locally(runs, args)
+        else:
+            outcome = train_here(runs)
+    return outcome.report(len(runs))
+
+
+def train_here(runs: list[CellRun]) -> Outcome:
+    """Each cell in this process, one after another, with the grid's time left after each epoch."""
+    progress = GridProgress([(r.name, r.config.train.epochs) for r in runs], log)
+    outcome = Outcome()
+    for run in runs:
+        try:
+            train_cell(run, progress.epoch_of(run.name), progress.evaluating(run.name))
+        except StudyError as exc:
+            outcome.failed[run.name] = str(exc)
+            log(f"{'failed ' + run.name:<22} {exc}")
+    return outcome
+
+
+def train_cell(run: CellRun, on_epoch=None, evaluating=None) -> None:
+    """Train one cell (or resume it, or find it up to date), then evaluate it; the cell's own lock
+    keeps two builds, or two jobs, from training it at once."""
+    with folder_lock(ensure_writable(run.run_dir), log):
+        weights = train_stage(run.config, run.run_dir, run.name, run.options, on_epoch)
+        with evaluating or contextlib.nullcontext():
+            if run.primary:
+                evaluate_stage(run.config, weights, run.run_dir, run.name, run.options)
+            else:
+                evaluate_cell(run.config, run.run_dir, run.name, run.options)
+
+
+def cell_is_current(run: CellRun) -> bool:
+    """Whether the cell's training and evaluation are both up to date (and no retrain was asked)."""
+    weights = run.run_dir / "checkpoint.pt"
+    trained = Stage("train", run.run_dir / ".keys" / "train.json", [weights, run.run_dir / "history.json"])
+    if run.options.retrain or not trained.is_current(train_key(run.config, run.options)):
+        return False
+    outputs = [run.run_dir / "eval.npz", run.run_dir / "history.json"]
+    evaluated = Stage("evaluate", run.run_dir / ".keys" / "evaluate.json", outputs)
+    return evaluated.is_current(evaluate_key(run.config, weights, run.options)) and (
+        run.primary or (run.run_dir / "predictions.npz").exists()
+    )
+
+
+def cell(args) -> None:
+    """`build.py cell CELL`: one cell, as a job of an executor runs it (commands/executors/)."""
+    watch_parent()  # a local job ends with the build that started it, a Slurm job with its step
+    run = cell_from_json(args.targets[0])
+    if run.options.threads:
+        import torch
+
+        torch.set_num_threads(run.options.threads)  # the numbers depend on it: the job's share
+    train_cell(run, on_epoch=epoch_line(run.name, run.config.train.epochs, log))
 
 
 def obtain_run(model: str, args, paths: Paths) -> RunFiles:
-    """Frozen results when there is no newer run and nothing else was asked; otherwise train/load and evaluate."""
+    """Weights given with --checkpoint-*, evaluated; the frozen results when there is no newer run
+    and nothing else was asked; otherwise the run train_grid left in runs/<profile>/<model>/."""
     cfg = run_config(args.profile, model)
     external = getattr(args, f"checkpoint_{model}")
-    if uses_frozen(model, args, paths):
+    if external is None and uses_frozen(model, args, paths):
         frozen = paths.frozen_dir(model)
         ignored = [o for o, on in (("--device", args.device), ("--synthetic", args.synthetic)) if on]
         note = f" ({' and '.join(ignored)} not used for a frozen run)" if ignored else ""
         log(f"{'load ' + model:<22} frozen results: {shown(frozen)}{note}")
         return RunFiles(frozen / "eval.npz", frozen / "history.json", source="frozen")
-    if interrupted(paths, model) and not args.retrain and external is None:
-        log(f"{'resume ' + model:<22} an interrupted training in {shown(paths.run_dir(model) / '.training')}")
-    runs = ensure_writable(paths.run_dir(model).parent)
-    with folder_lock(
-        runs, log
-    ):  # builds into other --out folders share runs/<profile>/: one trains at a time
-        weights = Path(external) if external else train_stage(cfg, paths.run_dir(model), model, args)
-        return evaluate_stage(cfg, weights, paths.run_dir(model), model, args)
+    weights = Path(external) if external else paths.run_dir(model) / "checkpoint.pt"
+    return evaluate_stage(cfg, weights, paths.run_dir(model), model, run_options(args))
 
 
 def obtain_grid(args, paths: Paths) -> dict[str, RunFiles]:
-    """The grid's other runs (pipeline/grid.py) by name: a run of this machine, else the frozen one;
-    --train-missing trains (or resumes, or brings up to date) the others, one at a time."""
+    """The grid's other runs (pipeline/grid.py) by name: a run of this machine, else the frozen one."""
     found, missing = {}, []
     with folder_lock(ensure_writable(workspace.RUNS / args.profile), log):
         for cell in other_cells(args.profile):
             run_dir, frozen = paths.run_dir(cell.name), frozen_cell(paths, cell.name)
-            ours = trained_here(run_dir) or interrupted(paths, cell.name)  # finished or interrupted here
-            if trained_here(run_dir) and not args.train_missing:
-                found[cell.name] = evaluate_cell(cell_config(args.profile, cell), run_dir, cell.name, args)
-            elif frozen is not None and not (ours and args.train_missing):
+            if trained_here(run_dir):
+                cfg = cell_config(args.profile, cell)
+                found[cell.name] = evaluate_cell(cfg, run_dir, cell.name, run_options(args))
+            elif frozen is not None:
                 found[cell.name] = frozen
             else:
-                missing.append(cell)  # to train, resume or bring up to date with --train-missing
-        if missing and args.train_missing:
-            return found | train_cells(missing, args, paths)
+                missing.append(cell.name)
     if missing:
-        names = ", ".join(c.name for c in missing)
-        log(f"{'grid':<22} {len(missing)} runs not trained ({names}): --train-missing trains them")
+        log(
+            f"{'grid':<22} {len(missing)} runs not trained ({', '.join(missing)}): --train-missing trains them"
+        )
     return found
 
 
-def train_cells(cells: list[Cell], args, paths: Paths) -> dict[str, RunFiles]:
-    """Train and evaluate each cell; a failed one is named and the others go on (each is kept)."""
-    progress = GridProgress([(c, cell_config(args.profile, c).train.epochs) for c in cells], log)
-    done, failed = {}, []
-    for cell in cells:
-        cfg, run_dir = cell_config(args.profile, cell), paths.run_dir(cell.name)
-        try:
-            train_stage(cfg, run_dir, cell.name, args, on_epoch=progress.epoch_of(cell))
-            with progress.evaluating(cell):
-                done[cell.name] = evaluate_cell(cfg, run_dir, cell.name, args)
-        except StudyError as exc:
-            log(f"{'failed ' + cell.name:<22} {exc}")
-            failed.append(cell.name)
-    if failed:
-        raise ConfigError(
-            f"{len(failed)} of the grid's runs failed ({', '.join(failed)}); the others are kept"
-        )
-    return done
-
-
-def train_stage(cfg: RunConfig, run_dir: Path, name: str, args, on_epoch=None) -> Path:
+def train_stage(cfg: RunConfig, run_dir: Path, name: str, options: RunOptions, on_epoch=None) -> Path:
     """Seed §3 and §6: train (or resume) one model.
 
     Training happens in run_dir/.training/ and its checkpoint and history replace the finished
@@ -169,32 +224,42 @@ def train_stage(cfg: RunConfig, run_dir: Path, name: str, args, on_epoch=None) -
     staging = run_dir / ".training"
     outputs = [run_dir / "checkpoint.pt", run_dir / "history.json"]
     stage = Stage(f"train {name}", run_dir / ".keys" / "train.json", outputs)
-    precision = run_precision(args)
-    key = Key.of(
-        {"run": to_dict(cfg), "synthetic": args.synthetic, "precision": precision}, [], code_paths("train")
-    )
+    key = train_key(cfg, options)
 
     def work():
         from pipeline.data import load_splits
         from pipeline.train import train_run
 
-        device = choose_device(args, cfg)
-        splits = load_splits(cfg.data, data_folder(args))
-        if args.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
+        device = choose_device(options, cfg)
+        splits = load_splits(cfg.data, data_folder(options))
+        if options.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
             shutil.rmtree(staging, ignore_errors=True)  # from scratch: asked for, or settings/code changed
             write_json(staging / "key.json", key.__dict__)
+        elif (staging / "key.json").exists():
+            log(f"{'resume ' + name:<22} an interrupted training in {shown(staging)}")
         train_run(
-            cfg, splits, staging, device, precision=precision, on_epoch=on_epoch, progress=on_epoch is None
+            cfg,
+            splits,
+            staging,
+            device,
+            precision=options.precision,
+            on_epoch=on_epoch,
+            progress=on_epoch is None,
         )
         for path in outputs:
             os.replace(staging / path.name, path)
         shutil.rmtree(staging)
 
-    stage.run(key, work, log, force=args.retrain)
+    stage.run(key, work, log, force=options.retrain)
     return run_dir / "checkpoint.pt"
 
 
-def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, args) -> RunFiles:
+def train_key(cfg: RunConfig, options: RunOptions) -> Key:
+    config = {"run": to_dict(cfg), "synthetic": options.synthetic, "precision": options.precision}
+    return Key.of(config, [], code_paths("train"))
+
+
+def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, options: RunOptions) -> RunFiles:
     """Test and val logits, Grad-CAM maps of every test image, the images the report shows.
 
     Weights given with --checkpoint-* are evaluated into <run>/given/, apart from the run trained
@@ -204,24 +269,32 @@ def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, args
     run_dir = run_dir / ("" if trained_here else "given")
     outputs = [run_dir / "eval.npz", run_dir / "history.json"]
     stage = Stage(f"evaluate {name}", run_dir / ".keys" / "evaluate.json", outputs)
-    precision = run_precision(args)
-    config = {"data": to_dict(cfg.data), "synthetic": args.synthetic, "precision": precision}
-    key = Key.of(config, [weights], code_paths("evaluate"))
+    key = evaluate_key(cfg, weights, options)
 
     def work():
         from pipeline.evaluate import evaluate_weights
 
         evaluate_weights(
-            cfg, weights, data_folder(args), run_dir, device_name=args.device, precision=precision
+            cfg,
+            weights,
+            data_folder(options),
+            run_dir,
+            device_name=options.device,
+            precision=options.precision,
         )
 
     stage.run(key, work, log)
     return RunFiles(*outputs, source="trained" if trained_here else "checkpoint")
 
 
-def evaluate_cell(cfg: RunConfig, run_dir: Path, name: str, args) -> RunFiles:
+def evaluate_key(cfg: RunConfig, weights: Path, options: RunOptions) -> Key:
+    config = {"data": to_dict(cfg.data), "synthetic": options.synthetic, "precision": options.precision}
+    return Key.of(config, [weights], code_paths("evaluate"))
+
+
+def evaluate_cell(cfg: RunConfig, run_dir: Path, name: str, options: RunOptions) -> RunFiles:
     """A run of the grid, evaluated as the primary ones are and kept compactly (predictions.npz)."""
-    full = evaluate_stage(cfg, run_dir / "checkpoint.pt", run_dir, name, args)
+    full = evaluate_stage(cfg, run_dir / "checkpoint.pt", run_dir, name, options)
     compact = run_dir / "predictions.npz"
 
     def work():
@@ -318,6 +391,7 @@ def render_stage(paths: Paths, figures: Figures, figures_key: Key, pdf: bool) ->
 
 COMMANDS = {
     "build": build,
+    "cell": cell,  # one cell of the grid: what --jobs and --executor slurm start
     "freeze": freeze,  # commands/freeze.py
     "check": check,  # commands/gate.py
     "diff": diff,

@@ -18,6 +18,24 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(INPUT_ERROR)
 
 
+def positive(text: str) -> int:
+    return _whole(text, 1)
+
+
+def natural(text: str) -> int:
+    return _whole(text, 0)
+
+
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} must be at least {least}")
+    return value
+
+
 def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
     """The command and its options from `argv` (sys.argv when None); `usage`'s first paragraph heads --help."""
     p = OneLineParser(
@@ -27,14 +45,16 @@ def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
         "command",
         nargs="?",
         default="build",
-        choices=["build", "freeze", "check", "diff", "serve", "bundle", "import"],
+        choices=["build", "freeze", "check", "diff", "serve", "bundle", "import", "cell"],
         help="build the report (default), freeze what it used, check the claims, diff against a revision, "
-        "serve a live preview, bundle the GPU job, or import what it returned",
+        "serve a live preview, bundle the GPU job, or import what it returned; cell: one run of the grid, "
+        "as --jobs and --executor slurm start it",
     )
     p.add_argument(
         "targets",
         nargs="*",
-        help="diff: a git revision (default HEAD), or two output folders; import: the results archives",
+        help="diff: a git revision (default HEAD), or two output folders; import: the results archives; "
+        "cell: the cell, as its executor gives it",
     )
     p.add_argument(
         "--profile", default="paper", help=f"which settings: {' or '.join(PROFILES)} (default paper)"
@@ -49,6 +69,40 @@ def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
         action="store_true",
         help="train the profile's other runs (its seeds and variants) that are neither frozen nor trained "
         "here, resuming interrupted ones, one at a time",
+    )
+    p.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "slurm"],
+        help="where the runs to train go: local (default; --jobs at a time) or a Slurm job array "
+        "(slurm.yaml, --slurm-*; README: 'Running the grid on a cluster')",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive,
+        default=1,
+        help="local: train this many runs at once, each on its own GPU or its share of the cores (default 1)",
+    )
+    p.add_argument(
+        "--share-devices", action="store_true", help="local: allow more --jobs than GPUs (or cores)"
+    )
+    p.add_argument("--slurm-config", metavar="FILE", help="slurm: the settings file (default slurm.yaml)")
+    p.add_argument("--slurm-partition", metavar="NAME", help="slurm: the partition of every job")
+    p.add_argument("--slurm-gpus-per-job", type=natural, metavar="N", help="slurm: GPUs per job")
+    p.add_argument("--slurm-time", type=positive, metavar="MIN", help="slurm: each job's time limit, minutes")
+    p.add_argument(
+        "--slurm-array-parallelism", type=positive, metavar="N", help="slurm: at most N jobs at once"
+    )
+    p.add_argument(
+        "--slurm-sbatch",
+        action="append",
+        metavar="KEY=VALUE",
+        help="slurm: any other sbatch parameter, e.g. account=mylab (repeatable)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="slurm: submit and exit; the same command again gathers what finished",
     )
     p.add_argument(
         "--checkpoint-baseline", metavar="PATH", help="evaluate these baseline weights instead of training"
@@ -103,8 +157,23 @@ def parse_args(argv: list[str] | None, usage: str = "") -> argparse.Namespace:
     for option in ("junit", "markdown", "out", "data_dir", "checkpoint_baseline", "checkpoint_cutmix"):
         if getattr(args, option) == "":
             p.error(f"--{option.replace('_', '-')} needs a path, got an empty one")
-    if args.targets and args.command not in ("diff", "import"):
-        p.error(f"unexpected argument {args.targets[0]!r}: only diff and import take arguments")
+    if args.targets and args.command not in ("diff", "import", "cell"):
+        p.error(f"unexpected argument {args.targets[0]!r}: only diff, import and cell take arguments")
+    if args.command == "cell" and len(args.targets) != 1:
+        p.error("cell takes one argument, the cell as its executor gives it")
+    local_only = [f for f, on in (("--jobs", args.jobs > 1), ("--share-devices", args.share_devices)) if on]
+    slurm_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("slurm_config", "slurm_partition", "slurm_gpus_per_job", "slurm_time")
+        + ("slurm_array_parallelism", "slurm_sbatch", "no_wait")
+        if getattr(args, name) not in (None, False)
+    ]
+    if args.executor == "slurm" and local_only:
+        p.error(
+            f"{local_only[0]} is for --executor local: a Slurm array runs --slurm-array-parallelism at once"
+        )
+    if args.executor == "local" and slurm_only:
+        p.error(f"{slurm_only[0]} is for --executor slurm")
     if args.command == "import" and not args.targets:
         p.error(
             "import needs the results archive(s) a GPU job returned: python build.py import results-paper.tar"

@@ -11,8 +11,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 
-from pipeline.grid import Cell
-
 OnEpoch = Callable[[dict], None]  # pipeline/train.py's hook, named here without importing torch
 
 
@@ -24,35 +22,48 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def epoch_line(name: str, epochs: int, say: Callable[[str], object]) -> OnEpoch:
+    """The on_epoch hook of one run trained on its own (a job of the grid): one line per epoch."""
+
+    def on_epoch(row: dict) -> None:
+        say(f"{_epoch_text(name, epochs, row)}")
+
+    return on_epoch
+
+
+def _epoch_text(name: str, epochs: int, row: dict) -> str:
+    return (
+        f"{'train ' + name:<22} epoch {row['epoch']}/{epochs}: "
+        f"val acc {row['val_acc']:.1%}, {row['seconds']:.0f} s"
+    )
+
+
 class GridProgress:
-    def __init__(self, cells: list[tuple[Cell, int]], say: Callable[[str], object]) -> None:
-        """`cells`: each run to train with its number of epochs, in the order they are trained."""
-        self.epochs = {cell.name: epochs for cell, epochs in cells}
-        self.order = [cell.name for cell, _ in cells]
+    def __init__(self, runs: list[tuple[str, int]], say: Callable[[str], object]) -> None:
+        """`runs`: each run's name and number of epochs, in the order they are trained."""
+        self.epochs = dict(runs)
+        self.order = [name for name, _ in runs]
         self.say = say
         self.epoch_seconds: list[float] = []
         self.eval_seconds: list[float] = []
         self.evaluated_names: set[str] = set()
 
-    def epoch_of(self, cell: Cell) -> OnEpoch:
-        """The on_epoch hook for training `cell` (pipeline/train.py): says where the grid stands."""
+    def epoch_of(self, name: str) -> OnEpoch:
+        """The on_epoch hook for training run `name` (pipeline/train.py): says where the grid stands."""
 
         def on_epoch(row: dict) -> None:
             self.epoch_seconds.append(row["seconds"])
-            self.say(
-                f"{'train ' + cell.name:<22} epoch {row['epoch']}/{self.epochs[cell.name]}: "
-                f"val acc {row['val_acc']:.1%}, {row['seconds']:.0f} s; {self.left(cell.name, row['epoch'])}"
-            )
+            self.say(f"{_epoch_text(name, self.epochs[name], row)}; {self.left(name, row['epoch'])}")
 
         return on_epoch
 
     @contextlib.contextmanager
-    def evaluating(self, cell: Cell) -> Iterator[None]:
-        """Around the cell's evaluation: timed, for the estimate."""
+    def evaluating(self, name: str) -> Iterator[None]:
+        """Around the run's evaluation: timed, for the estimate."""
         start = time.perf_counter()
         yield
         self.eval_seconds.append(time.perf_counter() - start)
-        self.evaluated_names.add(cell.name)
+        self.evaluated_names.add(name)
 
     def left(self, name: str, epoch: int) -> str:
         """The estimate of the time left for the whole grid, after `epoch` of run `name`."""

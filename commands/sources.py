@@ -8,6 +8,7 @@ from pathlib import Path
 from commands import workspace
 from commands.workspace import Paths, RunFiles, run_precision, shown
 from pipeline.config import MODELS, ConfigError, RunConfig, run_config
+from pipeline.grid import Cell, cells
 
 
 def uses_frozen(model: str, args, paths: Paths) -> bool:
@@ -52,6 +53,8 @@ def check_external_weights(args) -> None:
 
 
 def choose_device(args, cfg: RunConfig):
+    """The device of a training: --device, else CUDA when there is one; the paper profile on a CPU
+    only when asked. `args`: the command line, or a cell's RunOptions (commands/cellrun.py)."""
     import torch
 
     from pipeline.device import resolve_device
@@ -81,3 +84,20 @@ def frozen_cell(paths: Paths, name: str) -> RunFiles | None:
     folder = workspace.FROZEN / paths.profile / "runs" / name
     files = RunFiles(folder / "predictions.npz", folder / "history.json", source="frozen")
     return files if files.eval.is_file() and files.history.is_file() else None
+
+
+def cells_to_train(args, paths: Paths) -> list[Cell]:
+    """The grid's runs this build trains (or resumes, or brings up to date): each primary model
+    neither given with --checkpoint-* nor frozen, and with --train-missing each other run that is
+    not frozen or was trained (or begun) here."""
+    todo = []
+    for cell in cells(args.profile):
+        if cell.primary:
+            given = getattr(args, f"checkpoint_{cell.model}") is not None
+            if not given and not uses_frozen(cell.model, args, paths):
+                todo.append(cell)
+        elif args.train_missing:
+            ours = trained_here(paths.run_dir(cell.name)) or interrupted(paths, cell.name)
+            if ours or frozen_cell(paths, cell.name) is None:
+                todo.append(cell)
+    return todo

@@ -167,7 +167,7 @@ def test_a_damaged_predictions_file_is_one_line(tmp_path, change, why):
 
 def test_the_progress_line_names_the_run_and_estimates_the_whole_grid():
     lines = []
-    a, b = Cell("baseline", 43), Cell("cutmix", 43)
+    a, b = Cell("baseline", 43).name, Cell("cutmix", 43).name
     progress = GridProgress([(a, 2), (b, 2)], lines.append)
     progress.epoch_of(a)({"epoch": 1, "val_acc": 0.1, "seconds": 60.0})
     assert lines[-1].startswith("train baseline-seed43") and "epoch 1/2" in lines[-1]
