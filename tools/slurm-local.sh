@@ -8,11 +8,13 @@
 #
 # The settings are the minimal ones known to run Slurm 22.05 in a container without cgroups,
 # systemd or an accounting database: process tracking through /proc, no task plugin, consumable
-# cores, no accounting (slurm.conf(5)). STATE (default /tmp/slurm-local) holds everything.
+# cores, no accounting (slurm.conf(5)). STATE (default /tmp/slurm-local) holds everything; a
+# second cluster beside the first needs its own STATE and SLURM_LOCAL_PORT.
 set -euo pipefail
 STATE="${SLURM_LOCAL_STATE:-/tmp/slurm-local}"
 CONF="$STATE/slurm.conf"
 CPUS="$(nproc)"
+PORT="${SLURM_LOCAL_PORT:-6817}"  # slurmctld's; slurmd listens on the next one (Slurm's defaults)
 
 die() { echo "tools/slurm-local.sh: $*" >&2; exit 2; }
 
@@ -35,6 +37,8 @@ write_config() {
   cat >"$CONF" <<CONFIG
 ClusterName=local
 SlurmctldHost=localhost
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge

@@ -58,19 +58,18 @@ def run_on_slurm(runs: list[CellRun], args, paths: Paths) -> Outcome:
         records |= {run.name: {"job": jobs[run.name], "cell": run.to_json()} for run in to_submit}
         write_json(folder / "jobs.json", records)
         waiting |= jobs
-    elif not waiting:
-        return Outcome()
-    if args.no_wait:
+    if args.no_wait and waiting:
         log(
             f"{'slurm':<22} {len(waiting)} runs queued or running: `build.py --executor slurm` "
             "again gathers them (scancel stops them)"
         )
-        return Outcome(pending=list(waiting))
-    outcome = wait_for(
-        waiting, {name: cell_from_json(records[name]["cell"]) for name in waiting}, settings, folder
-    )
-    gathered = {name: rec for name, rec in records.items() if name not in waiting or name in outcome.failed}
-    write_json(folder / "jobs.json", gathered)
+        outcome = Outcome(pending=list(waiting))
+    else:
+        cells = {name: cell_from_json(records[name]["cell"]) for name in waiting}
+        outcome = wait_for(waiting, cells, settings, folder)
+    if records:  # a cell whose results are in is gathered: its record goes
+        unfinished = {n: r for n, r in records.items() if not cell_done(cell_from_json(r["cell"]))}
+        write_json(folder / "jobs.json", unfinished)
     return outcome
 
 

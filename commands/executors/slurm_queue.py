@@ -42,7 +42,17 @@ def job_states(job_ids: list[str]) -> dict[str, str]:
     arrays = sorted({job.split("_")[0] for job in job_ids})
     try:
         done = subprocess.run(
-            ["squeue", "--noheader", "--array", "--jobs", ",".join(arrays), "--format", "%i|%T"],
+            [
+                "squeue",
+                "--noheader",
+                "--array",
+                "--states",
+                "all",
+                "--jobs",
+                ",".join(arrays),
+                "--format",
+                "%i|%T",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
