@@ -26,7 +26,7 @@ from commands.sources import trained_here
 from commands.workspace import Paths, log, shown
 from pipeline.config import ConfigError
 from pipeline.files import write_json
-from pipeline.jsonfile import JSONInputError, parse_json
+from pipeline.jsonfile import parse_json
 from pipeline.project import ROOT
 
 COMMANDS = ("sbatch", "srun", "squeue", "scontrol")  # what submitit and the wait need on the PATH
@@ -231,8 +231,9 @@ def read_records(path: Path) -> dict:
             isinstance(r, dict) and isinstance(r.get("job"), str) and isinstance(r.get("cell"), str)
             for r in records.values()
         )
-    except (OSError, JSONInputError) as exc:
-        ok, records = False, str(exc)
+        ok = ok and all(cell_from_json(r["cell"]).name == name for name, r in records.items())
+    except (OSError, ValueError, ConfigError):  # ValueError: not UTF-8, or not bounded JSON
+        ok = False
     if not ok:
         raise ConfigError(
             f"{shown(path)} is not the build's record of its Slurm jobs: move it aside "
