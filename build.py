@@ -19,10 +19,8 @@ says what it did and why. A build that only renders never imports torch.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import gc
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +28,7 @@ from typing import TYPE_CHECKING
 from commands import workspace
 from commands.analyse import analyse_files, analysis_config
 from commands.arguments import parse_args
-from commands.cellrun import CellRun, RunOptions, cell_from_json, cell_run, run_options
+from commands.cellrun import CellRun, cell_from_json, cell_run, run_options
 from commands.executors.job import watch_parent
 from commands.executors.outcome import Outcome
 from commands.exits import exit_status
@@ -42,12 +40,12 @@ from commands.serve import serve
 from commands.sources import (
     cells_to_train,
     check_external_weights,
-    choose_device,
     frozen_cell,
     trained_here,
     uses_frozen,
 )
 from commands.stage_code import CODE, code_paths
+from commands.training import cell_is_current, evaluate_cell, evaluate_stage, train_cell
 from commands.workspace import (
     OUTPUT_NAMES,
     Paths,
@@ -57,7 +55,7 @@ from commands.workspace import (
     output_paths,
     shown,
 )
-from pipeline.config import MODELS, RunConfig, run_config, to_dict
+from pipeline.config import MODELS, run_config, to_dict
 from pipeline.errors import StudyError
 from pipeline.files import atomic_dir, claim_folder, ensure_writable, folder_lock, write_json
 from pipeline.grid import cell_config, other_cells
@@ -115,7 +113,9 @@ def train_grid(args, paths: Paths) -> bool:
         options = run_options(args) if todo else None  # a build that only renders never imports torch
         runs = [cell_run(cell, options, paths) for cell in todo]
         if args.executor == "slurm" or args.jobs > 1:  # a job only for a cell that has work to do
-            runs = [run for run in runs if not cell_is_current(run)]
+            runs = [as_job(run) for run in runs if args.retrain or not cell_is_current(run)]
+            if runs and options.synthetic:
+                data_folder(options)  # written once here, not by every job at once
         if args.executor == "slurm":
             from commands.executors.slurm import run_on_slurm
 
@@ -142,29 +142,10 @@ def train_here(runs: list[CellRun]) -> Outcome:
     return outcome
 
 
-def train_cell(run: CellRun, on_epoch=None, evaluating=None) -> None:
-    """Train one cell (or resume it, or find it up to date), then evaluate it; the cell's own lock
-    keeps two builds, or two jobs, from training it at once."""
-    with folder_lock(ensure_writable(run.run_dir), log):
-        weights = train_stage(run.config, run.run_dir, run.name, run.options, on_epoch)
-        with evaluating or contextlib.nullcontext():
-            if run.primary:
-                evaluate_stage(run.config, weights, run.run_dir, run.name, run.options)
-            else:
-                evaluate_cell(run.config, run.run_dir, run.name, run.options)
-
-
-def cell_is_current(run: CellRun) -> bool:
-    """Whether the cell's training and evaluation are both up to date (and no retrain was asked)."""
-    weights = run.run_dir / "checkpoint.pt"
-    trained = Stage("train", run.run_dir / ".keys" / "train.json", [weights, run.run_dir / "history.json"])
-    if run.options.retrain or not trained.is_current(train_key(run.config, run.options)):
-        return False
-    outputs = [run.run_dir / "eval.npz", run.run_dir / "history.json"]
-    evaluated = Stage("evaluate", run.run_dir / ".keys" / "evaluate.json", outputs)
-    return evaluated.is_current(evaluate_key(run.config, weights, run.options)) and (
-        run.primary or (run.run_dir / "predictions.npz").exists()
-    )
+def as_job(run: CellRun) -> CellRun:
+    """A cell as a job gets it: a retrain is prepared before the job starts (reset_training), so
+    that a job requeued mid-training resumes instead of starting over."""
+    return dataclasses.replace(run, options=dataclasses.replace(run.options, retrain=False))
 
 
 def cell(args) -> None:
@@ -211,101 +192,6 @@ def obtain_grid(args, paths: Paths) -> dict[str, RunFiles]:
             f"{'grid':<22} {len(missing)} runs not trained ({', '.join(missing)}): --train-missing trains them"
         )
     return found
-
-
-def train_stage(cfg: RunConfig, run_dir: Path, name: str, options: RunOptions, on_epoch=None) -> Path:
-    """Seed §3 and §6: train (or resume) one model.
-
-    Training happens in run_dir/.training/ and its checkpoint and history replace the finished
-    ones only at the end, so a failed or interrupted retrain leaves the previous run whole. A
-    partial run there is resumed by a plain build when its key is the current one; --retrain
-    always starts from scratch.
-    """
-    staging = run_dir / ".training"
-    outputs = [run_dir / "checkpoint.pt", run_dir / "history.json"]
-    stage = Stage(f"train {name}", run_dir / ".keys" / "train.json", outputs)
-    key = train_key(cfg, options)
-
-    def work():
-        from pipeline.data import load_splits
-        from pipeline.train import train_run
-
-        device = choose_device(options, cfg)
-        splits = load_splits(cfg.data, data_folder(options))
-        if options.retrain or Stage("partial", staging / "key.json", []).stored() != key.__dict__:
-            shutil.rmtree(staging, ignore_errors=True)  # from scratch: asked for, or settings/code changed
-            write_json(staging / "key.json", key.__dict__)
-        elif (staging / "key.json").exists():
-            log(f"{'resume ' + name:<22} an interrupted training in {shown(staging)}")
-        train_run(
-            cfg,
-            splits,
-            staging,
-            device,
-            precision=options.precision,
-            on_epoch=on_epoch,
-            progress=on_epoch is None,
-        )
-        for path in outputs:
-            os.replace(staging / path.name, path)
-        shutil.rmtree(staging)
-
-    stage.run(key, work, log, force=options.retrain)
-    return run_dir / "checkpoint.pt"
-
-
-def train_key(cfg: RunConfig, options: RunOptions) -> Key:
-    config = {"run": to_dict(cfg), "synthetic": options.synthetic, "precision": options.precision}
-    return Key.of(config, [], code_paths("train"))
-
-
-def evaluate_stage(cfg: RunConfig, weights: Path, run_dir: Path, name: str, options: RunOptions) -> RunFiles:
-    """Test and val logits, Grad-CAM maps of every test image, the images the report shows.
-
-    Weights given with --checkpoint-* are evaluated into <run>/given/, apart from the run trained
-    here, whose history and evaluation they must not replace.
-    """
-    trained_here = weights.parent == run_dir
-    run_dir = run_dir / ("" if trained_here else "given")
-    outputs = [run_dir / "eval.npz", run_dir / "history.json"]
-    stage = Stage(f"evaluate {name}", run_dir / ".keys" / "evaluate.json", outputs)
-    key = evaluate_key(cfg, weights, options)
-
-    def work():
-        from pipeline.evaluate import evaluate_weights
-
-        evaluate_weights(
-            cfg,
-            weights,
-            data_folder(options),
-            run_dir,
-            device_name=options.device,
-            precision=options.precision,
-        )
-
-    stage.run(key, work, log)
-    return RunFiles(*outputs, source="trained" if trained_here else "checkpoint")
-
-
-def evaluate_key(cfg: RunConfig, weights: Path, options: RunOptions) -> Key:
-    config = {"data": to_dict(cfg.data), "synthetic": options.synthetic, "precision": options.precision}
-    return Key.of(config, [weights], code_paths("evaluate"))
-
-
-def evaluate_cell(cfg: RunConfig, run_dir: Path, name: str, options: RunOptions) -> RunFiles:
-    """A run of the grid, evaluated as the primary ones are and kept compactly (predictions.npz)."""
-    full = evaluate_stage(cfg, run_dir / "checkpoint.pt", run_dir, name, options)
-    compact = run_dir / "predictions.npz"
-
-    def work():
-        from pipeline.evalfile import load_eval
-        from pipeline.predictions import predictions_of, save_predictions
-
-        save_predictions(compact, predictions_of(load_eval(full.eval)))
-
-    key = Key.of({}, [full.eval], code_paths("compact"))
-    Stage(f"compact {name}", run_dir / ".keys" / "compact.json", [compact]).run(key, work, log)
-    return RunFiles(compact, full.history, source="trained")
 
 
 # ----------------------------------------------------------------------------- analyse, check, draw, render

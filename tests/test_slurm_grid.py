@@ -77,13 +77,14 @@ def local_grid(tmp_path_factory, tiny_cifar):
 @pytest.fixture(scope="module")
 def slurm_grid(tmp_path_factory, tiny_cifar, slurm_conf):
     """The same grid as a Slurm array, submitted without waiting; one cell preempted after its first
-    epoch (submitit's interrupt), then gathered by the same command again. Returns the root and
-    the preemption's timeline."""
+    epoch (submitit's interrupt), then gathered by the same command again (--retrain: a requeued
+    job resumes all the same, and the gather waits rather than retraining). Returns the root, the
+    preempted job and the preemption's timeline."""
     root = tmp_path_factory.mktemp("slurm")
     timeline, start = {}, time.monotonic()
     with pytest.MonkeyPatch.context() as mp:
         isolate_build(mp, root, GRID)
-        args = _args(root, tiny_cifar, "--train-missing", "--executor", "slurm")
+        args = _args(root, tiny_cifar, "--retrain", "--train-missing", "--executor", "slurm")
         args += ["--slurm-config", str(_settings(root))]
         assert build.main([*args, "--no-wait"]) == 0
         timeline["submitted"] = time.monotonic() - start

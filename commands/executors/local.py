@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from commands.cellrun import CellRun
 from commands.executors.job import job_command, job_env
 from commands.executors.outcome import Outcome
+from commands.training import reset_training
 from commands.workspace import log
 from pipeline.config import ConfigError
 from pipeline.project import ROOT
@@ -128,6 +129,8 @@ def run_locally(runs: list[CellRun], args) -> Outcome:
             while waiting and free:
                 slot = free.pop(0)
                 run = waiting.pop(0)
+                if args.retrain:
+                    reset_training(run)
                 running.append(
                     Job(replace(run, options=replace(run.options, threads=slots[slot].threads)), slot, slots)
                 )

@@ -14,6 +14,7 @@ class Outcome:
 
     def report(self, planned: int) -> bool:
         """True when every planned cell is done; False when some run on; a failure is a ConfigError."""
+        planned = max(planned, len(self.failed))  # a gather also waits for runs it did not plan
         reasons = set(self.failed.values())
         if len(self.failed) == planned and len(reasons) == 1:  # one cause, a setup error: said once
             raise ConfigError(reasons.pop())

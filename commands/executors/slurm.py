@@ -23,6 +23,7 @@ from commands.executors.outcome import Outcome
 from commands.executors.slurm_queue import GONE, QueueUnreadable, active, job_states
 from commands.executors.slurm_settings import SlurmSettings, slurm_settings
 from commands.sources import trained_here
+from commands.training import reset_training
 from commands.workspace import Paths, log, shown
 from pipeline.config import ConfigError
 from pipeline.files import write_json
@@ -52,6 +53,8 @@ def run_on_slurm(runs: list[CellRun], args, paths: Paths) -> Outcome:
     folder = workspace.RUNS / paths.profile / "slurm"
     records = read_records(folder / "jobs.json")
     waiting, to_submit = plan(runs, records)
+    for run in to_submit if args.retrain else []:
+        reset_training(run)
     if to_submit:
         submitted = submit_array(to_submit, settings, folder, paths.profile)
         jobs = dict(zip([run.name for run in to_submit], submitted, strict=True))
