@@ -34,6 +34,9 @@ write_config() {
     head -c 1024 /dev/urandom >"$STATE/munge/munge.key"
   fi
   chmod 0400 "$STATE/munge/munge.key"
+  # cred_expire: a requeued job waits cred_expire + 1 s before it may start again, and one started
+  # sooner on the same node is killed ("Job credential revoked"; slurm.conf(5), AuthInfo). The
+  # default 120 s would hold a preempted test job for two minutes.
   cat >"$CONF" <<CONFIG
 ClusterName=local
 SlurmctldHost=localhost
@@ -42,7 +45,7 @@ SlurmdPort=$((PORT + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$STATE/munge/munge.socket
+AuthInfo=socket=$STATE/munge/munge.socket,cred_expire=10
 StateSaveLocation=$STATE/spool/ctld
 SlurmdSpoolDir=$STATE/spool/d
 SlurmctldPidFile=$STATE/slurmctld.pid
