@@ -10,9 +10,16 @@ composed bottom-up as in timm's data/mixup.py (`rand_bbox` -> `cutmix_batch`).
 Randomness comes only from an explicit `numpy.random.Generator` (torch has no Beta sampler that
 takes a generator); the caller stores its state in the checkpoint. The images are the normalised
 float batch on the training device; inputs are never modified.
+
+Training draws a whole epoch's CutMix up front (EpochCutMix): the same draws, in the same order, as
+cutmix_batch batch by batch, so the numbers and the generator's state at the epoch's end are the
+same; but the partner permutations reach the device in one copy per epoch instead of one blocking
+copy per mixed batch.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,21 +57,75 @@ def paste_box(x: torch.Tensor, partner: torch.Tensor, box: Box) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class Draw:
+    """One mixed batch's draws: the box, the λ of its clipped area, and each image's partner."""
+
+    box: Box
+    lam: float
+    partner: np.ndarray  # (B,) int64: a permutation of the batch
+
+
+def draw_cutmix(
+    batch: int, height: int, width: int, prob: float, alpha: float, rng: np.random.Generator
+) -> Draw | None:
+    """One batch's draws in the official order (coin, λ, permutation, box centre); None: not mixed."""
+    if alpha <= 0 or rng.random() >= prob:  # official: `if args.beta > 0 and r < args.cutmix_prob`
+        return None
+    lam = float(rng.beta(alpha, alpha))
+    partner = rng.permutation(batch)
+    box = rand_bbox(height, width, lam, rng)
+    return Draw(box, box_lam(box, height, width), partner)
+
+
+def mix(
+    x: torch.Tensor, y: torch.Tensor, box: Box, lam: float, partner: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """(images with the partners' box pasted, y_a, y_b, λ); `partner` on x's device."""
+    return paste_box(x, partner, box), y, y[partner], lam
+
+
 def cutmix_batch(
     x: torch.Tensor, y: torch.Tensor, prob: float, alpha: float, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
-    """CutMix one batch with probability `prob`: (images, y_a, y_b, λ).
-
-    Unmixed batches come back as (x, y, y, 1.0). The draws follow the official order: coin, λ,
-    permutation, box centre.
-    """
-    if alpha <= 0 or rng.random() >= prob:  # official: `if args.beta > 0 and r < args.cutmix_prob`
+    """CutMix one batch with probability `prob`: (images, y_a, y_b, λ); unmixed: (x, y, y, 1.0)."""
+    drawn = draw_cutmix(x.shape[0], *x.shape[-2:], prob, alpha, rng)
+    if drawn is None:
         return x, y, y, 1.0
-    lam = float(rng.beta(alpha, alpha))
-    partner = torch.from_numpy(rng.permutation(x.shape[0])).to(x.device)  # (B,) int64
-    height, width = x.shape[-2:]
-    box = rand_bbox(height, width, lam, rng)
-    return paste_box(x, partner, box), y, y[partner], box_lam(box, height, width)
+    return mix(x, y, drawn.box, drawn.lam, torch.from_numpy(drawn.partner).to(x.device))
+
+
+class EpochCutMix:
+    """An epoch's CutMix, drawn before its first batch: batch i's draws are those cutmix_batch would
+    make for it, and all partner permutations go to the device as one tensor."""
+
+    def __init__(
+        self,
+        batches: list[int],
+        image_size: tuple[int, int],
+        prob: float,
+        alpha: float,
+        rng: np.random.Generator,
+        device: torch.device,
+    ):
+        draws = [draw_cutmix(b, *image_size, prob, alpha, rng) if prob > 0 else None for b in batches]
+        mixed = [d.partner for d in draws if d is not None]
+        partners = torch.from_numpy(np.concatenate(mixed)).to(device) if mixed else None
+        self.batches: list[tuple[Box, float, torch.Tensor] | None] = []
+        start = 0
+        for d in draws:
+            if d is None:
+                self.batches.append(None)
+                continue
+            self.batches.append((d.box, d.lam, partners[start : start + len(d.partner)]))  # a view
+            start += len(d.partner)
+
+    def __call__(
+        self, step: int, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """Batch `step` (0-based) mixed as drawn: (images, y_a, y_b, λ)."""
+        drawn = self.batches[step]
+        return (x, y, y, 1.0) if drawn is None else mix(x, y, *drawn)
 
 
 def mixed_loss(

@@ -220,10 +220,21 @@ def load_splits(cfg: DataConfig, folder: Path) -> Splits:
 # ----------------------------------------------------------------------------- batches on the device
 
 
+@functools.cache
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CIFAR-100 mean and std as (1, 3, 1, 1) tensors on `device`, made once per device: a
+    tensor made from host numbers is a blocking copy on a GPU, which every batch would wait for.
+    Made outside inference mode even when first asked for inside it, so training can use them too."""
+    with torch.inference_mode(False):
+        return (
+            torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1),
+            torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1),
+        )
+
+
 def normalize_batch(x: torch.Tensor) -> torch.Tensor:
     """uint8 (B, 3, 32, 32) -> float32 normalised with the CIFAR-100 mean and std, channels_last."""
-    mean = torch.tensor(CIFAR_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR_STD, device=x.device).view(1, 3, 1, 1)
+    mean, std = _mean_std(x.device)
     out = (x.float().div_(255) - mean).div_(std)
     return out.contiguous(memory_format=torch.channels_last)
 

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from pipeline.augment import cutmix_batch, mixed_correct, mixed_loss
+from pipeline.augment import EpochCutMix, mixed_correct, mixed_loss
 from pipeline.checkpoint import (
     FORMAT,
     load_checkpoint,
@@ -178,11 +178,22 @@ def _resumed(prov: dict, device: torch.device) -> dict:
 # ----------------------------------------------------------------------------- one epoch
 
 
-def _step(run: _Run, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step on a normalised batch; returns (batch-mean loss, λ-weighted correct count), on the device."""
-    y_a, y_b, lam = y, y, 1.0
-    if cfg.cutmix_prob > 0:
-        x, y_a, y_b, lam = cutmix_batch(x, y, cfg.cutmix_prob, cfg.cutmix_alpha, run.rng)
+def _cutmix(run: _Run, cfg: TrainConfig, batches: list[int], image_size, device) -> EpochCutMix:
+    """The CutMix draws of an epoch of these batch sizes (none drawn for a model without CutMix)."""
+    return EpochCutMix(batches, image_size, cfg.cutmix_prob, cfg.cutmix_alpha, run.rng, device)
+
+
+def _step(
+    run: _Run,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    cutmix: EpochCutMix | None = None,
+    step: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on normalised batch `step` (0-based) of the epoch, mixed as `cutmix` drew it
+    (None: not mixed); returns (batch-mean loss, λ-weighted correct count), on the device."""
+    x, y_a, y_b, lam = (x, y, y, 1.0) if cutmix is None else cutmix(step, x, y)
     with autocast(x.device, run.precision):
         logits = run.net(x).float()  # (B, 100), fp32 for the loss
     loss = mixed_loss(logits, y_a, y_b, lam, cfg.label_smoothing)
@@ -216,13 +227,17 @@ def _train_epoch(
     steps = math.ceil(n / size)  # the last, partial batch is kept
     device = train.images.device
     order = torch.randperm(n, generator=run.generator, device=device)
+    cutmix = _cutmix(
+        run, cfg, [min(size, n - i * size) for i in range(steps)], train.images.shape[-2:], device
+    )
     losses = torch.zeros(steps, device=device)  # (steps,) batch-mean losses, checked at each sync
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # Σ batch size · batch-mean loss
     correct = torch.zeros((), dtype=torch.float64, device=device)
     checked = 0
     for step in range(steps):
         idx = order[step * size : (step + 1) * size]
-        loss, hits = _step(run, _inputs(train.images[idx], run.generator, cfg), train.labels[idx], cfg)
+        x = _inputs(train.images[idx], run.generator, cfg)
+        loss, hits = _step(run, x, train.labels[idx], cfg, cutmix, step)
         losses[step] = loss
         loss_sum += loss.double() * len(idx)
         correct += hits
@@ -329,9 +344,11 @@ def self_check(
     run = _new_run(cfg, device, compile, precision)
     run.net.train()
     losses, started = [], 0.0
+    cutmix = _cutmix(run, cfg, [cfg.batch_size] * steps, train.images.shape[-2:], device)
     for step in range(steps):
         idx = torch.arange(step * cfg.batch_size, (step + 1) * cfg.batch_size, device=device) % len(train)
-        losses.append(_step(run, _inputs(train.images[idx], run.generator, cfg), train.labels[idx], cfg)[0])
+        x = _inputs(train.images[idx], run.generator, cfg)
+        losses.append(_step(run, x, train.labels[idx], cfg, cutmix, step)[0])
         if step == 0:
             losses[0].item()  # waits for the first step, compilation included
             started = time.perf_counter()

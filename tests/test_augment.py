@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.augment import box_lam, cutmix_batch, mixed_correct, mixed_loss, paste_box, rand_bbox
+from pipeline.augment import (
+    EpochCutMix,
+    box_lam,
+    cutmix_batch,
+    mixed_correct,
+    mixed_loss,
+    paste_box,
+    rand_bbox,
+)
 
 
 def _batch(n: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,3 +145,20 @@ def test_mixed_correct_is_lambda_weighted():
     y_a, y_b = torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0])
     # agreement with y_a: 1 of 3; with y_b: 2 of 3
     assert mixed_correct(logits, y_a, y_b, 0.25).item() == pytest.approx(0.25 * 1 + 0.75 * 2)
+
+
+def test_an_epochs_draws_made_up_front_are_those_of_batch_by_batch_cutmix():
+    sizes = [8, 8, 8, 8, 8, 3]  # the last batch short, as in training
+    x = torch.randn(sum(sizes), 3, 32, 32)
+    y = torch.arange(sum(sizes))
+    ahead, by_batch = np.random.default_rng(7), np.random.default_rng(7)
+    epoch = EpochCutMix(sizes, (32, 32), 0.5, 1.0, ahead, torch.device("cpu"))
+    mixed = 0
+    for step, start in enumerate(np.cumsum([0, *sizes[:-1]])):
+        xb, yb = x[start : start + sizes[step]], y[start : start + sizes[step]]
+        want, got = cutmix_batch(xb, yb, 0.5, 1.0, by_batch), epoch(step, xb, yb)
+        for a, b in zip(want, got, strict=True):
+            assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+        mixed += want[3] < 1.0
+    assert 0 < mixed < len(sizes)  # both kinds of batch were compared
+    assert ahead.bit_generator.state == by_batch.bit_generator.state  # the checkpoint saves the same state
