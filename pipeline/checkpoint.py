@@ -73,16 +73,37 @@ def restore_scheduler(scheduler: torch.optim.lr_scheduler.LRScheduler, state: di
     scheduler.load_state_dict(state)
 
 
+# The size of a device generator's state tells its kind where a checkpoint does not say it:
+# a CPU generator is a Mersenne Twister (5,056 bytes), a CUDA one a Philox seed and offset (16).
+STATE_BYTES = {5056: "cpu", 16: "cuda"}
+
+
 def rng_state(generator: torch.Generator, rng: np.random.Generator) -> dict:
-    """Every RNG state a run draws from: the device generator, numpy's, and torch's global CPU one."""
+    """Every RNG state a run draws from: the device generator (and its device type), numpy's, and
+    torch's global CPU one."""
     return {
         "torch_cpu": torch.get_rng_state(),
         "device": generator.get_state(),  # a CPU uint8 tensor for CPU and CUDA generators alike
+        "device_type": generator.device.type,
         "numpy": json.dumps(rng.bit_generator.state),  # 128-bit ints, kept exact as JSON text
     }
 
 
-def restore_rng(state: dict, generator: torch.Generator, rng: np.random.Generator) -> None:
+def saved_device_type(state: dict) -> str:
+    """The device type whose generator wrote this RNG state ("cpu", "cuda", or "unknown")."""
+    recorded = state.get("device_type")
+    return recorded if isinstance(recorded, str) else STATE_BYTES.get(state["device"].numel(), "unknown")
+
+
+def restore_rng(state: dict, generator: torch.Generator, rng: np.random.Generator, path: Path) -> None:
+    """Every RNG state back, or one CheckpointError line when the device generator is of another kind:
+    a CPU and a CUDA generator draw different streams, so no state of one continues the other."""
+    saved, here = saved_device_type(state), generator.device.type
+    if saved != here:
+        raise CheckpointError(
+            f"{path} was trained on {saved} and cannot resume on {here} (their random generators "
+            f"draw different streams): resume it on {saved}, or train it again from scratch (--retrain)"
+        )
     torch.set_rng_state(state["torch_cpu"])
     generator.set_state(state["device"])
     rng.bit_generator.state = json.loads(state["numpy"])

@@ -160,7 +160,7 @@ def _restore(run: _Run, saved: dict, path: Path) -> None:
     restore_weights(run.model, saved["model"], path)
     run.optimizer.load_state_dict(saved["optimizer"])
     restore_scheduler(run.scheduler, saved["scheduler"])
-    restore_rng(saved["rng"], run.generator, run.rng)
+    restore_rng(saved["rng"], run.generator, run.rng, path)
     run.epoch, run.history = saved["epoch"], list(saved["history"])
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -95,9 +96,27 @@ def test_rng_states_round_trip():
     torch.rand(3, generator=gen), rng.random()
     saved = rng_state(gen, rng)
     want = (torch.rand(4, generator=gen), rng.random(4), torch.rand(2))
-    restore_rng(saved, gen, rng)
+    restore_rng(saved, gen, rng, Path("c.pt"))
     got = (torch.rand(4, generator=gen), rng.random(4), torch.rand(2))
     assert torch.equal(want[0], got[0]) and np.array_equal(want[1], got[1]) and torch.equal(want[2], got[2])
+
+
+@pytest.mark.parametrize("trained, resumed", [("cpu", "cuda"), ("cuda", "cpu")])
+def test_a_state_of_another_devices_generator_is_refused_in_one_line(trained, resumed):
+    """A CUDA generator's state is a 16-byte Philox seed and offset, a CPU one's a 5,056-byte
+    Mersenne Twister: faked here on the CPU, with and without the recorded device type."""
+    cpu_state = rng_state(torch.Generator().manual_seed(1), np.random.default_rng(1))
+    fake_cuda = {**cpu_state, "device": torch.zeros(16, dtype=torch.uint8), "device_type": "cuda"}
+    state = cpu_state if trained == "cpu" else fake_cuda
+    generator = torch.Generator()
+    if resumed == "cuda":  # a generator that says it is a CUDA one
+        generator = SimpleNamespace(device=torch.device("cuda"), set_state=generator.set_state)
+    for saved in (state, {k: v for k, v in state.items() if k != "device_type"}):  # older files: by size
+        with pytest.raises(CheckpointError) as err:
+            restore_rng(saved, generator, np.random.default_rng(0), Path("run/checkpoint.pt"))
+        message = str(err.value)
+        assert "\n" not in message and message.startswith("run/checkpoint.pt was trained on " + trained)
+        assert f"cannot resume on {resumed}" in message and "--retrain" in message
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
