@@ -30,7 +30,7 @@ from pipeline.device import resolve_device
 from pipeline.evalfile import save_eval
 from pipeline.gradcam import analytic_gradcam, analytic_head, features_and_logits
 from pipeline.model import build_model, to_device
-from pipeline.precision import autocast
+from pipeline.precision import autocast, ieee_fp32
 from pipeline.provenance import provenance as run_provenance
 from pipeline.scores import score
 from pipeline.stages import file_digest
@@ -166,6 +166,7 @@ def evaluate_weights(
     in the checkpoint when it is one of ours, else an empty list (the report then has no curves).
     """
     device = resolve_device(device_name)
+    ieee_fp32()  # Grad-CAM's maps and fp32 logits in IEEE fp32, not TF32
     splits = load_splits(cfg.data, data_folder)
     model = to_device(load_weights_file(weights, build_model(), expect=cfg), device).eval()
     given = Path(weights).resolve() != (Path(run_dir) / "checkpoint.pt").resolve()

@@ -59,6 +59,29 @@ def resolve_precision(name: str | None, device: torch.device | str) -> str:
     return "bf16" if device.type == "cuda" or cpu_has_native_bf16() else "fp32"
 
 
+def ieee_fp32() -> dict[str, str]:
+    """Make fp32 on CUDA IEEE fp32 for convolutions and matrix products, and return the settings.
+
+    cuDNN convolutions default to TF32 (10-bit mantissa) on Ampere and later GPUs
+    (`torch.backends.cudnn.conv.fp32_precision == "tf32"`, torch 2.11 and 2.14), so Grad-CAM's maps
+    and any run recorded as fp32 would not be fp32. bf16 autocast is untouched: it casts the
+    convolutions' inputs to bf16 before these settings apply. The API is the one torch 2.9
+    introduced (pytorch.org/docs/main/notes/cuda.html, TensorFloat-32); torch's own legacy getter
+    `torch.backends.cudnn.allow_tf32` raises once it is used, so nothing here reads that.
+    """
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    return fp32_math()
+
+
+def fp32_math() -> dict[str, str]:
+    """What fp32 means on CUDA in this process, for the provenance."""
+    return {
+        "cudnn_conv": torch.backends.cudnn.conv.fp32_precision,
+        "cuda_matmul": torch.backends.cuda.matmul.fp32_precision,
+    }
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on the device for "bf16"; nothing for "fp32"."""
     if precision == "bf16":

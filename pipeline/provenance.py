@@ -18,6 +18,7 @@ import torchvision
 
 from pipeline.config import RunConfig, config_hash, to_dict
 from pipeline.jsonfile import parse_json
+from pipeline.precision import fp32_math
 from pipeline.project import ROOT
 
 # A GPU-job bundle (pipeline/gpujob/bundle.py) has no git: it records the commit it was made from here.
@@ -76,6 +77,7 @@ def provenance(
         },
         "device": device_name(device),
         "precision": precision,
+        "fp32_math": fp32_math(),  # IEEE or TF32 for CUDA's fp32 convolutions and matmuls
         "seed": run_cfg.train.seed,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -52,7 +52,7 @@ from pipeline.config import RunConfig, TrainConfig, to_dict
 from pipeline.data import Split, Splits, augment_batch, normalize_batch
 from pipeline.errors import StudyError
 from pipeline.model import build_model, to_device
-from pipeline.precision import autocast
+from pipeline.precision import autocast, ieee_fp32
 from pipeline.provenance import device_name, git_state, provenance
 
 # Steps between host-device syncs (loss check, progress); every step would stall the GPU queue.
@@ -126,7 +126,9 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torc
 
 
 def _configure_backends(cfg: TrainConfig, device: torch.device) -> None:
-    """Deterministic cuDNN as the study ran it (seed, Reproducibility), or autotuned kernels for speed."""
+    """Deterministic cuDNN as the study ran it (seed, Reproducibility), or autotuned kernels for speed;
+    fp32 as IEEE fp32, not TF32 (pipeline/precision.py)."""
+    ieee_fp32()
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = cfg.deterministic
         torch.backends.cudnn.benchmark = not cfg.deterministic

@@ -259,3 +259,12 @@ def test_each_epoch_is_announced_once_its_checkpoint_and_history_are_saved(tmp_p
 
     history = train_run(tiny_cfg(epochs=2), tiny_splits(), tmp_path, "cpu", on_epoch=on_epoch, progress=False)
     assert seen == [(1, 1, 1), (2, 2, 2)] and [r["epoch"] for r in history] == [1, 2]
+
+
+def test_a_run_records_that_its_fp32_is_ieee_fp32_not_tf32(tmp_path):
+    """cuDNN's fp32 convolutions default to TF32; training sets IEEE fp32 and says so in its provenance."""
+    torch.backends.cudnn.conv.fp32_precision = "tf32"  # the default of a fresh process
+    train_run(tiny_cfg(epochs=1), tiny_splits(), tmp_path, "cpu", progress=False)
+    prov = json.loads((tmp_path / "history.json").read_text())["provenance"]
+    assert prov["fp32_math"] == {"cudnn_conv": "ieee", "cuda_matmul": "ieee"}
+    assert torch.backends.cudnn.conv.fp32_precision == "ieee"
