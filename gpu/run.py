@@ -23,7 +23,6 @@ machine can do. It never changes a setting of the run to fit.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -43,12 +42,12 @@ from pipeline.digests import bytes_digest, content_digests  # noqa: E402 (after 
 from pipeline.errors import StudyError  # noqa: E402
 from pipeline.files import write_bytes  # noqa: E402
 from pipeline.gpujob import jobarchive, pack  # noqa: E402
+from pipeline.gpujob.probe import Probe  # noqa: E402
 from pipeline.gpujob.projection import advice, history_rows, projection  # noqa: E402
 from pipeline.gpujob.selfcheck import choose_setup  # noqa: E402
 from pipeline.parentdeath import die_with_parent  # noqa: E402
 
 ARCHIVE_MARGIN = 30.0  # seconds kept for stopping the trainers and writing the archive
-PROBE_STEP = 33  # the first-epoch step after which the steady rate is timed (past compile and two syncs)
 EXIT_STOPPED = 3  # the projection did not fit: stopped cleanly, archive written
 
 
@@ -228,7 +227,12 @@ def nvidia_smi(out: Path) -> None:
 # ----------------------------------------------------------------------------- the trainers
 
 
-def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str, subprocess.Popen]:
+def start_trainers(
+    models: list[str], setup: dict, args, out: Path, token: str
+) -> dict[str, subprocess.Popen]:
+    """One process per model, each with its share of the cores; no preexec_fn (between fork and
+    exec in a process with threads and CUDA it can deadlock: the subprocess docs): each trainer
+    asks for SIGTERM at the driver's death itself, then checks the driver is still its parent."""
     threads = max(1, (os.cpu_count() or 2) // len(models))
     trainers = {}
     for model in models:
@@ -243,49 +247,47 @@ def start_trainers(models: list[str], setup: dict, args, out: Path) -> dict[str,
             "on" if setup["compile"] else "off",
             "--threads",
             str(threads),
+            "--parent",
+            str(os.getpid()),
+            "--job-token",
+            token,
         ]
         if args.device:
             command += ["--device", args.device]
         with open(out / f"train-{model}.log", "wb") as log:
-            # A trainer outlives no killed driver; SIGTERM, as stop() sends, rather than kill -9.
-            trainers[model] = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=functools.partial(die_with_parent, os.getpid(), signal.SIGTERM),
-            )
+            trainers[model] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     return trainers
 
 
 def trainer(args) -> int:
     """One model: train_run (resuming a checkpoint an earlier job left), then evaluate_weights, as build.py."""
+    # A trainer outlives no killed driver; SIGTERM, as stop() sends, rather than kill -9.
+    die_with_parent(args.parent, signal.SIGTERM)
     import torch
 
     from pipeline.config import run_config_from_dict
     from pipeline.data import load_splits
     from pipeline.evaluate import evaluate_weights
-    from pipeline.train import train_run
+    from pipeline.train import synchronize, train_run
 
     torch.set_num_threads(args.threads)
     cfg = run_config_from_dict(load_bundle()["configs"][args.trainer])
     run_dir, data = WORK / "runs" / args.trainer, WORK / "cifar-100-python"
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     splits = load_splits(cfg.data, data)
-    steps = -(-len(splits.train) // cfg.train.batch_size)
-    probe: dict[str, float] = {}
-
-    def on_step(epoch: int, step: int) -> None:  # times the steady part of the first epoch
-        if epoch == 1 and step in (PROBE_STEP, steps):
-            probe[str(step)] = time.monotonic()
-            if len(probe) == 2:
-                (run_dir / "probe.json").write_text(
-                    json.dumps(
-                        {"steps": steps - PROBE_STEP, "seconds": probe[str(steps)] - probe[str(PROBE_STEP)]}
-                    )
-                )
-
-    compiled = args.compile == "on"
-    train_run(cfg, splits, run_dir, device, compile=compiled, precision=args.precision, on_step=on_step)
+    probe = Probe(
+        run_dir, args.job_token, len(splits.train), cfg.train.batch_size, lambda: synchronize(device)
+    )
+    train_run(
+        cfg,
+        splits,
+        run_dir,
+        device,
+        compile=args.compile == "on",
+        precision=args.precision,
+        on_step=probe.on_step,
+        on_epoch=probe.on_epoch,
+    )
     evaluate_weights(
         cfg, run_dir / "checkpoint.pt", data, run_dir, device_name=str(device), precision=args.precision
     )
@@ -306,61 +308,90 @@ def stop(trainers: dict[str, subprocess.Popen]) -> None:
             proc.kill()
 
 
-def watch(
-    trainers: dict,
-    configs: dict,
-    sizes: dict,
-    deadline: float | None,
-    limit: float | None,
-    out: Path,
-    log: Log,
-) -> tuple[str, str]:
-    """Copy each history to OUT after every epoch, log it, stop everything when the projection or the
-    clock says the job cannot finish; (status, message) when the trainers are done or stopped."""
-    seen = dict.fromkeys(trainers, 0)
+def watch(groups: list[list[str]], setup: dict, args, job: dict, out: Path, log: Log) -> tuple[str, str]:
+    """Train the groups one after the other, the models of a group at once; copy each history to
+    OUT after every epoch and log it; stop everything when the projection or the clock says the job
+    cannot finish. (status, message) when the trainers are done or stopped."""
+    seen = {m: 0 for group in groups for m in group}
     projected = False
-    while True:
-        for model in trainers:
-            rows = history_rows(WORK / "runs" / model)
-            for row in rows[seen[model] :]:
-                log(
-                    f"{model} epoch {row['epoch']}/{configs[model].train.epochs}: {row['images_per_s']:,.0f} img/s, "
-                    f"{row['seconds']:.1f} s, train acc {row['train_acc']:.3f}, val acc {row['val_acc']:.3f}"
-                )
-                history = (WORK / "runs" / model / "history.json").read_bytes()
-                write_bytes(out / f"history-{model}.json", history)
-            seen[model] = len(rows)
-        failed = [m for m, p in trainers.items() if p.poll() not in (None, 0)]
-        if failed:
-            stop(trainers)
-            return (
-                "failed",
-                f"the {failed[0]} trainer exited with {trainers[failed[0]].returncode}: see train-{failed[0]}.log",
-            )
-        if all(p.poll() == 0 for p in trainers.values()):
-            return jobarchive.COMPLETE, f"{' and '.join(trainers)} trained and evaluated"
-        if not projected:
-            plan = projection(WORK / "runs", list(trainers), configs, sizes)
-            if plan is not None:
+    for number, group in enumerate(groups):
+        later = [m for g in groups[number + 1 :] for m in g]
+        trainers = start_trainers(group, setup, args, out, job["token"])
+        while True:
+            _copy_histories(group, seen, job["configs"], out, log)
+            failed = [m for m, p in trainers.items() if p.poll() not in (None, 0)]
+            if failed:
+                stop(trainers)
+                code = trainers[failed[0]].returncode
+                return "failed", f"the {failed[0]} trainer exited with {code}: see train-{failed[0]}.log"
+            if all(p.poll() == 0 for p in trainers.values()):
+                break
+            if not projected and (
+                plan := projection(WORK / "runs", group, job["configs"], job["sizes"], job["token"], later)
+            ):
                 projected = True
-                left = None if deadline is None else deadline - time.monotonic() - ARCHIVE_MARGIN
-                rates = ", ".join(f"{m} {p['rate']:,.0f} img/s" for m, p in plan["models"].items())
-                log(
-                    f"first epoch: {rates}; the rest needs about {plan['seconds']:,.0f} s"
-                    + ("" if left is None else f", {left:,.0f} s are left")
-                )
-                if left is not None and plan["seconds"] > left:
+                stopped = _judge(plan, job, log)
+                if stopped:
                     stop(trainers)
-                    return "stopped", f"projected {plan['seconds']:,.0f} s > {left:,.0f} s left; " + advice(
-                        plan, configs, sizes, limit
-                    )
-        if deadline is not None and time.monotonic() > deadline - ARCHIVE_MARGIN:
-            stop(trainers)
-            return (
-                "stopped",
-                "the time limit came before the trainers finished (the projection was too optimistic)",
+                    return "stopped", stopped
+            if job["deadline"] is not None and time.monotonic() > job["deadline"] - ARCHIVE_MARGIN:
+                stop(trainers)
+                return (
+                    "stopped",
+                    "the time limit came before the trainers finished (the projection was too optimistic)",
+                )
+            time.sleep(1.0)
+        _copy_histories(group, seen, job["configs"], out, log)
+    return jobarchive.COMPLETE, f"{' and '.join(seen)} trained and evaluated"
+
+
+def _copy_histories(models: list[str], seen: dict, configs: dict, out: Path, log: Log) -> None:
+    """Each new epoch of these models into the log, and their history.json into OUT."""
+    for model in models:
+        rows = history_rows(WORK / "runs" / model)
+        for row in rows[seen[model] :]:
+            log(
+                f"{model} epoch {row['epoch']}/{configs[model].train.epochs}: {row['images_per_s']:,.0f} img/s, "
+                f"{row['seconds']:.1f} s, train acc {row['train_acc']:.3f}, val acc {row['val_acc']:.3f}"
             )
-        time.sleep(1.0)
+        if len(rows) > seen[model]:
+            write_bytes(out / f"history-{model}.json", (WORK / "runs" / model / "history.json").read_bytes())
+        seen[model] = len(rows)
+
+
+def _judge(plan: dict, job: dict, log: Log) -> str | None:
+    """Log the projection; the reason to stop when it does not fit in the time left, else None."""
+    left = None if job["deadline"] is None else job["deadline"] - time.monotonic() - ARCHIVE_MARGIN
+    rates = ", ".join(f"{m} {p['rate']:,.0f} img/s (epoch {p['epoch']})" for m, p in plan["models"].items())
+    then = f", then {' and '.join(plan['later'])} alone" if plan["later"] else ""
+    log(
+        f"steady rate: {rates}; the rest{then} needs about {plan['seconds']:,.0f} s"
+        + ("" if left is None else f", {left:,.0f} s are left")
+    )
+    if left is None or plan["seconds"] <= left:
+        return None
+    return f"projected {plan['seconds']:,.0f} s > {left:,.0f} s left; " + advice(
+        plan, job["configs"], job["sizes"], job["limit"]
+    )
+
+
+def sharing(choice: str, device, models: list[str], log: Log) -> list[list[str]]:
+    """How the trainers share the device: groups trained one after the other, the models of a
+    group at once. Without CUDA MPS, processes on one GPU take turns on it (time slices: no two
+    contexts' kernels run at once; NVIDIA's Multi-Process Service guide, section 1), so two
+    trainers together run no faster in all than one at a time: on CUDA they run one after the
+    other, each with the whole GPU. On a CPU they run at once, each with half the cores."""
+    if len(models) == 1:
+        log(f"sharing: one trainer, {models[0]}, with the whole device")
+        return [models]
+    if choice == "auto":
+        choice = "sequential" if device.type == "cuda" else "together"
+    why = {
+        "sequential": "one after the other, each with the whole device (without MPS a GPU time-slices processes)",
+        "together": "at once, each with its share of the device",
+    }[choice]
+    log(f"sharing: {', '.join(models)} {why} (--sharing {choice})")
+    return [[m] for m in models] if choice == "sequential" else [models]
 
 
 # ----------------------------------------------------------------------------- the archive
@@ -405,9 +436,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", help="results folder (default $OUT, else ../results)")
     p.add_argument("--device", help="cuda, cuda:N or cpu (default cuda when there is one)")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
-    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"])
+    p.add_argument(
+        "--compile",
+        default="off",
+        choices=["off", "auto", "on"],
+        help="off: eager (default); auto: compile when the self-check shows it pays; on: compile",
+    )
+    p.add_argument(
+        "--sharing",
+        default="auto",
+        choices=["auto", "sequential", "together"],
+        help="trainers one after the other or at once (auto: one after the other on CUDA, at once on a CPU)",
+    )
     p.add_argument("--trainer", help=argparse.SUPPRESS)  # internal: one training process
     p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--parent", type=int, default=0, help=argparse.SUPPRESS)  # the driver's pid
+    p.add_argument("--job-token", default="", help=argparse.SUPPRESS)  # marks this job's probes
     return p.parse_args(argv)
 
 
@@ -434,17 +478,24 @@ def run_job(args, bundle: dict, out: Path, log: Log, start: float) -> int:
     device = resolve_device(args.device)
     splits = load_splits(configs[models[0]].data, data)
     sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
-    setup = choose_setup(configs[models[0]], splits.train, device, args, log)
+    images = max(cfg.train.epochs for cfg in configs.values()) * sizes["train"]
+    setup = choose_setup(configs, splits, device, args, images, log)
     del splits
     timings["self_check_done"] = round(time.monotonic() - start, 1)
+    groups = sharing(args.sharing, device, models, log)
     log(
-        f"training {', '.join(models)} at once in {setup['precision']}{', compiled' if setup['compile'] else ''} on {env['device']}"
+        f"training {', '.join(models)} in {setup['precision']}{', compiled' if setup['compile'] else ', eager'} on {env['device']}"
     )
-    trainers = start_trainers(models, setup, args, out)
-    status, message = watch(trainers, configs, sizes, deadline, args.time_limit, out, log)
+    token = f"{os.getpid()}-{time.time_ns()}"  # this job's: a probe an earlier job left is never read
+    for model in models:
+        (WORK / "runs" / model / "probe.json").unlink(missing_ok=True)
+    job = {"configs": configs, "sizes": sizes, "deadline": deadline, "limit": args.time_limit, "token": token}
+    status, message = watch(groups, setup, args, job, out, log)
     timings["total"] = round(time.monotonic() - start, 1)
     log(f"{status}: {message}")
-    extra = {"versions": env, "used": setup | {"device": env["device"]}, "timings": timings}
+    shared = "alone" if len(models) == 1 else "sequential" if len(groups) > 1 else "together"
+    used = setup | {"device": env["device"], "sharing": shared}
+    extra = {"versions": env, "used": used, "timings": timings}
     path = archive(out, bundle, models, status, message, extra)
     log(f"results: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0 if status == jobarchive.COMPLETE else EXIT_STOPPED if status == "stopped" else 1

@@ -333,29 +333,63 @@ def _report(row: dict, run_cfg: RunConfig, bar: tqdm | None, progress: bool) -> 
 
 
 def self_check(
-    run_cfg: RunConfig, train: Split, device: torch.device, *, compile: bool, precision: str, steps: int = 20
-) -> float:
+    run_cfg: RunConfig,
+    train: Split,
+    device: torch.device,
+    *,
+    compile: bool,
+    precision: str,
+    steps: int = 20,
+    short_batch: int = 0,
+) -> dict[str, float]:
     """`steps` SGD steps of a fresh model on the first batches of `train` (already on `device`), with
-    this compile choice and precision, through the same step as a real run.
+    this compile choice and precision, through the same step as a real run; then, as every epoch
+    has them, one step of `short_batch` images (the epoch's last, partial batch; 0: none) and one
+    validation batch.
 
-    Raises what they raise (a compiler or kernel error), TrainingError on a non-finite loss; returns
-    the images per second of the steps after the first, which compiles.
+    Raises what they raise (a compiler or kernel error), TrainingError on a non-finite loss. Returns
+    `images_per_s`, the rate of the full-size steps after the first, and `warmup_seconds`, what the
+    first step, the short one and the validation batch took beyond as many steady steps: the cost
+    of building their graphs, which a compiled trainer pays again at its start.
     """
     cfg = run_cfg.train
     _configure_backends(cfg, device)
     run = _new_run(cfg, device, compile, precision)
     run.net.train()
-    losses, started = [], 0.0
-    cutmix = _cutmix(run, cfg, [cfg.batch_size] * steps, train.images.shape[-2:], device)
-    for step in range(steps):
-        idx = torch.arange(step * cfg.batch_size, (step + 1) * cfg.batch_size, device=device) % len(train)
+    sizes = [cfg.batch_size] * steps + ([short_batch] if short_batch else [])
+    cutmix = _cutmix(run, cfg, sizes, train.images.shape[-2:], device)
+
+    def timed(work) -> float:
+        synchronize(device)
+        started = time.perf_counter()
+        work()
+        synchronize(device)
+        return time.perf_counter() - started
+
+    losses: list[torch.Tensor] = []
+
+    def batch(step: int) -> None:
+        idx = torch.arange(step * cfg.batch_size, step * cfg.batch_size + sizes[step], device=device) % len(
+            train
+        )
         x = _inputs(train.images[idx], run.generator, cfg)
         losses.append(_step(run, x, train.labels[idx], cfg, cutmix, step)[0])
-        if step == 0:
-            losses[0].item()  # waits for the first step, compilation included
-            started = time.perf_counter()
-    _check_finite(torch.stack(losses).cpu(), 0, 0, steps)  # the host waits for every step here
-    return (steps - 1) * cfg.batch_size / max(time.perf_counter() - started, 1e-9)
+
+    first = timed(lambda: batch(0))
+    steady = timed(lambda: [batch(step) for step in range(1, steps)])
+    step_seconds = steady / max(steps - 1, 1)
+    extra = timed(lambda: batch(steps)) if short_batch else 0.0
+    val = Split(train.images[: cfg.batch_size], train.labels[: cfg.batch_size])
+    extra += timed(lambda: validate(run.net, val, cfg.batch_size, precision))
+    _check_finite(torch.stack(losses).cpu(), 0, 0, len(losses))
+    warmup = first + extra - (3 if short_batch else 2) * step_seconds
+    return {"images_per_s": cfg.batch_size / max(step_seconds, 1e-9), "warmup_seconds": max(0.0, warmup)}
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queue to drain, so that a host clock measures the work queued before."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 # ----------------------------------------------------------------------------- the run

@@ -32,7 +32,7 @@ from pipeline.precision import resolve_precision
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "data": {"val_size": 100, "train_subset": 96, "val_subset": 48, "test_subset": 200},
-    "train": {"epochs": 2, "batch_size": 16, "milestones": (1,)},
+    "train": {"epochs": 3, "batch_size": 16, "milestones": (1,)},  # epoch 2 is the probed one
 }
 
 
@@ -72,7 +72,8 @@ def job(tmp_path_factory, tiny_cifar):
     assert first.returncode == 0, first.stdout + first.stderr
     shutil.rmtree(machine / "part1")  # job 2 uploads only part 2
     _upload(bundle, machine, 2)
-    second = _job(machine, "--out", str(root / "out2"), "--time-limit", "600")
+    # one trainer after the other, as on a GPU: the projection then counts the model still to come
+    second = _job(machine, "--out", str(root / "out2"), "--time-limit", "600", "--sharing", "sequential")
     assert second.returncode == 0, second.stdout + second.stderr
     return root
 
@@ -147,7 +148,7 @@ def test_the_bundle_holds_two_parts_that_round_trip_and_the_digests_of_the_data(
     back = pack.unpack(members, bundle["sizes"])
     assert source == "synthetic" and all(np.array_equal(back[s], arrays[s]) for s in pack.SPLITS)
     assert (
-        bundle["configs"]["baseline"]["train"]["epochs"] == 2
+        bundle["configs"]["baseline"]["train"]["epochs"] == TINY["train"]["epochs"]
     )  # the profile's config, frozen into the bundle
     assert (job / "bundle" / "job" / "vendor").glob("captum-*.zip")
 
@@ -219,12 +220,17 @@ def test_job_2_trains_both_models_and_returns_progress_and_one_archive(job):
     }
     log = (out / "run.log").read_text()
     chosen = resolve_precision("auto", "cpu")  # bf16 where this CPU has native bf16, else fp32
-    assert f"self-check {chosen}: 20 steps" in log and "first epoch:" in log and "img/s" in log
+    assert f"self-check {chosen}: 20 steps of each model and an evaluation batch with Grad-CAM" in log
+    assert "sharing: baseline, cutmix one after the other" in log
+    steady = next(line for line in log.splitlines() if "steady rate:" in line)
+    assert "baseline" in steady and "(epoch 2)" in steady and "then cutmix alone" in steady
     manifest, members = jobarchive.read_archive(out / "results-smoke.tar")
     assert manifest["status"] == "complete" and manifest["models"] == ["baseline", "cutmix"]
-    assert manifest["used"]["precision"] == chosen and manifest["used"]["self_check"][0]["ok"]
+    used = manifest["used"]
+    assert used["precision"] == chosen and used["compile"] is False and used["sharing"] == "sequential"
+    assert used["self_check"][0]["ok"] and set(used["self_check"][0]["models"]) == {"baseline", "cutmix"}
     assert {"python", "torch", "torchvision", "numpy"} <= set(manifest["versions"])
-    assert len(json.loads(members["baseline/history.json"])["epochs"]) == 2
+    assert len(json.loads(members["baseline/history.json"])["epochs"]) == 3
 
 
 def test_job_2_without_part_1_says_how_to_bring_it(job, tmp_path):
@@ -249,7 +255,7 @@ def test_a_job_out_of_time_stops_cleanly_and_returns_what_it_measured(job, tmp_p
     assert done.returncode == 3, done.stdout + done.stderr
     manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
     assert manifest["status"] == "stopped" and "time limit" in manifest["message"]
-    assert manifest["used"]["self_check"][0]["images_per_s"] > 0
+    assert manifest["used"]["self_check"][0]["models"]["baseline"]["images_per_s"] > 0
 
 
 def _second_machine(job: Path, into: Path) -> None:
@@ -293,61 +299,192 @@ def test_a_killed_driver_leaves_no_trainer_running(job, tmp_path):
     assert not any(alive(t) for t in trainers), "orphaned trainers"
 
 
-def test_the_self_check_falls_back_from_compile_to_eager(monkeypatch, tiny_cifar):
-    assert selfcheck.candidates("cuda", "auto", "auto") == [
-        ("bf16", True),
-        ("bf16", False),
-        ("fp32", True),
-        ("fp32", False),
-    ]
-    assert selfcheck.candidates("cpu", "fp32", "auto") == [("fp32", False)]  # compile adds nothing on a CPU
+def test_a_trainer_whose_driver_is_gone_exits_before_it_trains(job, tmp_path):
+    _second_machine(job, tmp_path)
+    shutil.rmtree(tmp_path / "work" / "runs" / "baseline")
+    done = subprocess.run(
+        [sys.executable, "run.py", "--trainer", "baseline", "--parent", "1", "--job-token", "t"],
+        cwd=tmp_path / "job", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == "" and done.stderr == ""
+    assert not (tmp_path / "work" / "runs" / "baseline").exists()
 
-    def self_check(cfg, train, device, *, compile, precision, steps=20):
-        if compile:
-            raise RuntimeError("inductor failed\nsecond line")
-        return 123.0
 
-    import pipeline.train
+def test_a_compiled_job_projects_past_its_compile_and_finishes(job, tmp_path):
+    """--compile on, on the CPU: every graph is built in the trainer's first epoch, the projection
+    comes from its second, and a job that fits is not stopped."""
+    _second_machine(job, tmp_path)
+    shutil.rmtree(tmp_path / "work" / "runs")
+    args = ["--models", "baseline", "--compile", "on", "--precision", "fp32", "--time-limit", "900"]
+    done = _job(tmp_path, "--out", str(tmp_path / "out"), *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = (tmp_path / "out" / "run.log").read_text()
+    assert "self-check compiled: baseline" in log and "training baseline in fp32, compiled" in log
+    steady = next(line for line in log.splitlines() if "steady rate:" in line)
+    assert "baseline" in steady and "(epoch 2)" in steady
+    manifest, members = jobarchive.read_archive(tmp_path / "out" / "results-smoke-baseline.tar")
+    assert manifest["status"] == "complete" and manifest["used"]["compile"] is True
+    assert len(json.loads(members["baseline/history.json"])["epochs"]) == 3
 
-    monkeypatch.setattr(pipeline.train, "self_check", self_check)
-    monkeypatch.setattr(selfcheck, "candidates", lambda *a: [("fp32", True), ("fp32", False)])
-    monkeypatch.setitem(config.PROFILE_OVERRIDES, "smoke", TINY)
-    lines = []
+
+# ----------------------------------------------------------------------------- the self-check
+
+
+def test_precisions_are_tried_best_first_with_fp32_to_fall_back_to():
+    assert selfcheck.candidates("cuda", "auto") == ["bf16", "fp32"]
+    assert selfcheck.candidates("cuda", "fp32") == ["fp32"]
+    assert selfcheck.candidates("cpu", "bf16") == ["bf16"]
+    assert selfcheck.candidates("cpu", "auto")[-1] == "fp32"
+
+
+EAGER = {"images_per_s": 1000.0, "warmup_seconds": 1.0}
+
+
+def _choose(monkeypatch, tiny_cifar, compile: str, compiled, failing=(), images=100_000):
+    """choose_setup for both tiny models with self_check replaced: eager checks return EAGER,
+    compiled ones `compiled` (raised when an exception); precisions in `failing` fail eager."""
     import torch
 
+    import pipeline.train
     from pipeline.data import load_splits
 
-    cfg = config.run_config("smoke", "baseline")
-    setup = selfcheck.choose_setup(
-        cfg,
-        load_splits(cfg.data, tiny_cifar).train,
-        torch.device("cpu"),
-        Namespace(precision="fp32", compile="on"),
-        lines.append,
-    )
-    assert setup["compile"] is False and setup["precision"] == "fp32"
+    def self_check(cfg, train, device, *, compile, precision, steps=20, short_batch=0):
+        if precision in failing:
+            raise FloatingPointError("the loss became nan\nsecond line")
+        if not compile:
+            return EAGER
+        if isinstance(compiled, Exception):
+            raise compiled
+        return compiled
+
+    monkeypatch.setattr(pipeline.train, "self_check", self_check)
+    monkeypatch.setattr(selfcheck, "gradcam_check", lambda *a: None)
+    monkeypatch.setattr(selfcheck, "candidates", lambda *a: ["bf16", "fp32"])
+    monkeypatch.setitem(config.PROFILE_OVERRIDES, "smoke", TINY)
+    configs = {m: config.run_config("smoke", m) for m in ("baseline", "cutmix")}
+    lines: list[str] = []
+    splits = load_splits(configs["baseline"].data, tiny_cifar)
+    args = Namespace(precision="auto", compile=compile)
+    return selfcheck.choose_setup(configs, splits, torch.device("cpu"), args, images, lines.append), lines
+
+
+def test_the_self_check_falls_back_to_the_next_precision_and_records_each_try(monkeypatch, tiny_cifar):
+    setup, lines = _choose(monkeypatch, tiny_cifar, "off", None, failing=("bf16",))
+    assert setup["precision"] == "fp32" and setup["compile"] is False
     assert setup["self_check"][0] == {
-        "precision": "fp32",
+        "precision": "bf16",
+        "compile": False,
+        "ok": False,
+        "error": "FloatingPointError: the loss became nan",
+    }
+    assert setup["self_check"][1]["models"] == {"baseline": EAGER, "cutmix": EAGER}
+    assert "falling back" in lines[0] and len(setup["self_check"]) == 2  # off: no compiled try
+
+
+def test_a_compiler_error_leaves_the_job_eager(monkeypatch, tiny_cifar):
+    setup, lines = _choose(monkeypatch, tiny_cifar, "on", RuntimeError("inductor failed\nmore"))
+    assert setup["precision"] == "bf16" and setup["compile"] is False
+    assert setup["self_check"][1] == {
+        "precision": "bf16",
         "compile": True,
         "ok": False,
         "error": "RuntimeError: inductor failed",
     }
-    assert "falling back" in lines[0]
+    assert "compiled: failed" in lines[-1]
 
 
-def test_the_projection_counts_the_epochs_left_and_the_evaluation(tmp_path):
-    run = tmp_path / "runs" / "baseline"
+@pytest.mark.parametrize(
+    ("choice", "warmup", "used"),
+    [
+        ("auto", 10.0, True),  # 100 s eager per model against 80 + 10 compiled
+        ("auto", 30.0, False),  # 80 + 30 > 100: compiling does not pay
+        ("on", 30.0, True),  # on compiles whatever it costs
+    ],
+)
+def test_compiling_is_chosen_only_when_it_pays_unless_asked_for(
+    monkeypatch, tiny_cifar, choice, warmup, used
+):
+    compiled = {"images_per_s": 1250.0, "warmup_seconds": warmup}
+    setup, lines = _choose(monkeypatch, tiny_cifar, choice, compiled)
+    assert setup["compile"] is used and setup["self_check"][1]["models"]["cutmix"] == compiled
+    assert lines[-1].endswith("compiled" if used else "eager (compiling does not pay)")
+
+
+# ----------------------------------------------------------------------------- the projection
+
+
+def _history(run: Path, rows: list[dict], probe: dict | None) -> None:
     run.mkdir(parents=True)
-    row = {"epoch": 1, "seconds": 50.0, "images_per_s": 1000.0}  # 45 s training, 5 s validation
-    (run / "history.json").write_text(json.dumps({"epochs": [row]}))
-    (run / "probe.json").write_text(json.dumps({"steps": 100, "seconds": 12.8}))  # 1,000 img/s steady
-    cfg = config.run_config("paper", "baseline")
-    sizes = {"train": 45_000, "val": 5_000, "test": 10_000}
-    plan = projection.projection(tmp_path / "runs", ["baseline"], {"baseline": cfg}, sizes)
-    evaluation = projection.EVAL_SETUP + (2.5 * 10_000 + 5_000) / 1000
-    assert plan["seconds"] == pytest.approx(49 * 50 + evaluation)
-    advice = projection.advice(plan, {"baseline": cfg}, sizes, 600)
-    assert "2,250 s" in advice and "does not fit either" in advice
+    (run / "history.json").write_text(json.dumps({"epochs": rows}))
+    if probe is not None:
+        (run / "probe.json").write_text(json.dumps(probe))
+
+
+PAPER_SIZES = {"train": 45_000, "val": 5_000, "test": 10_000}
+COMPILING = {"epoch": 1, "seconds": 300.0, "images_per_s": 160.0}  # graphs built in this epoch
+STEADY = {"epoch": 2, "seconds": 50.0, "images_per_s": 1000.0}  # 45 s training, 5 s validation
+
+
+def test_the_projection_counts_steady_epochs_of_this_job_not_the_compiling_one(tmp_path):
+    _history(
+        tmp_path / "runs" / "baseline",
+        [COMPILING, STEADY],
+        {"token": "t", "epoch": 2, "images_per_s": 1125.0},
+    )
+    configs = {m: config.run_config("paper", m) for m in ("baseline", "cutmix")}
+    plan = projection.projection(tmp_path / "runs", ["baseline"], configs, PAPER_SIZES, "t")
+    evaluation = projection.EVAL_SETUP + (2.5 * 10_000 + 5_000) / 1125
+    epoch = 45_000 / 1125 + 5.0  # the probe's steady steps and the probed epoch's validation
+    assert plan["seconds"] == pytest.approx(48 * epoch + evaluation)  # epochs 3 to 50
+    assert plan["seconds"] < 3000 < 48 * COMPILING["seconds"]  # fits where epoch 1 would not
+    later = projection.projection(tmp_path / "runs", ["baseline"], configs, PAPER_SIZES, "t", ["cutmix"])
+    extra = projection.EVAL_SETUP + 50 * epoch + evaluation  # cutmix after it, at the same rate
+    assert later["seconds"] == pytest.approx(plan["seconds"] + extra) and later["later"] == ["cutmix"]
+    advice = projection.advice(plan, configs, PAPER_SIZES, 600)
+    assert "2,000 s" in advice and "does not fit either" in advice
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        None,  # no probe yet
+        {"token": "an earlier job", "epoch": 2, "images_per_s": 1125.0},  # left by another job
+        {"token": "t", "epoch": 3, "images_per_s": 1125.0},  # its epoch's row is not written yet
+        {"token": "t", "epoch": 2, "images_per_s": -1},  # hand-edited
+        {"token": "t", "epoch": "2", "images_per_s": 1125.0},
+    ],
+)
+def test_no_projection_from_anything_but_this_jobs_probe_and_its_epochs_row(tmp_path, probe):
+    _history(tmp_path / "runs" / "baseline", [COMPILING, STEADY], probe)
+    configs = {"baseline": config.run_config("paper", "baseline")}
+    assert projection.projection(tmp_path / "runs", ["baseline"], configs, PAPER_SIZES, "t") is None
+
+
+def test_the_probe_times_the_second_epoch_of_this_process_between_synced_steps(tmp_path, monkeypatch):
+    from pipeline.gpujob import probe as probe_module
+
+    clock, syncs = iter([10.0, 14.0]), []
+    monkeypatch.setattr(probe_module.time, "perf_counter", lambda: next(clock))
+    probe = probe_module.Probe(tmp_path, "t", 100, 16, lambda: syncs.append(1))  # 6 full steps, 1 short
+    for epoch in (4, 5, 6):  # resumed at epoch 4: the first this process trains
+        for step in range(1, 8):
+            probe.on_step(epoch, step)
+        probe.on_epoch({"epoch": epoch, "images_per_s": 1.0})
+    written = json.loads((tmp_path / "probe.json").read_text())
+    assert written == {"token": "t", "epoch": 5, "images_per_s": (6 - 2) * 16 / 4.0, "timed": "steady steps"}
+    assert len(syncs) == 2  # at the end of step 2 and of step 6, the last full-size one
+
+
+def test_an_epoch_too_short_to_window_is_probed_whole(tmp_path):
+    from pipeline.gpujob.probe import Probe
+
+    probe = Probe(tmp_path, "t", 20, 16, lambda: pytest.fail("no window to synchronize"))
+    for epoch in (1, 2):
+        probe.on_step(epoch, 1)
+        probe.on_step(epoch, 2)
+        probe.on_epoch({"epoch": epoch, "images_per_s": 42.0 * epoch})
+    written = json.loads((tmp_path / "probe.json").read_text())
+    assert written == {"token": "t", "epoch": 2, "images_per_s": 84.0, "timed": "whole epoch"}
 
 
 # ----------------------------------------------------------------------------- import

@@ -1,9 +1,15 @@
-"""The GPU job's self-check: the best precision and compile choice that trains on this machine.
+"""The GPU job's self-check: which precision trains on this machine, and whether compiling pays.
 
-Before the trainers start, gpu/run.py tries 20 training steps of each (precision, compile) pair in
-order, best first, and keeps the first that runs; every try, failed or not, goes into the results
-archive. A failure of one choice (a compiler or kernel error, a non-finite loss) only means: fall
-back to the next.
+Before the trainers start, gpu/run.py runs, for each precision in order (bf16 first on CUDA), 20
+training steps of every model of the job in eager mode, each with the epoch's short last batch and
+a validation batch, and one evaluation batch with Grad-CAM; it keeps the first precision where all
+of that runs. A failure (a kernel error, a non-finite loss) only means: fall back to the next.
+Every try, failed or not, goes into the results archive.
+
+Eager is the default. With --compile auto or on, the same steps run compiled too; `auto` keeps the
+compiled setup only when it pays for itself: when its steady rate saves more training time than
+building its graphs costs each trainer (the first step, the short batch's recompile and the
+validation graph, timed here). `on` compiles whatever the check says, and logs it.
 """
 
 from __future__ import annotations
@@ -13,47 +19,113 @@ from collections.abc import Callable
 
 from pipeline.errors import StudyError
 
+EVAL_BATCH = 256  # test images of the self-check's evaluation batch
+
 
 class SelfCheckError(StudyError, RuntimeError):
-    """No precision and compile choice trains on this device; the message says where to look."""
+    """No precision trains on this device; the message says where to look."""
 
 
-def candidates(device_type: str, precision: str, compile_choice: str) -> list[tuple[str, bool]]:
-    """(precision, compile) pairs to try, best first: bf16 and compiled on CUDA, then the fallbacks.
-    On a CPU auto means eager: a CPU step is bound by its convolutions, which compiling leaves to the
-    same kernels (benchmarks/train_throughput.py), and the CPU rehearsal spent about a minute
-    compiling in each process (gpu/README.md, section 3)."""
-    precisions = ["bf16", "fp32"] if precision == "auto" and device_type == "cuda" else None
-    if precisions is None:
-        from pipeline.precision import resolve_precision
+def candidates(device_type: str, precision: str) -> list[str]:
+    """Precisions to try, best first: bf16 then fp32 on CUDA for auto; elsewhere auto's choice
+    (bf16 where the CPU has it natively) with fp32 to fall back to."""
+    from pipeline.precision import resolve_precision
 
-        precisions = [resolve_precision(precision, device_type)] + (["fp32"] if precision == "auto" else [])
-    compiles = {"on": [True], "off": [False], "auto": [True, False] if device_type == "cuda" else [False]}
-    return list(dict.fromkeys((p, c) for p in precisions for c in compiles[compile_choice]))
+    first = resolve_precision(precision, device_type)
+    return list(dict.fromkeys([first] + (["fp32"] if precision == "auto" else [])))
 
 
-def choose_setup(cfg, train, device, args, log: Callable[[str], object]) -> dict:
-    """The first (precision, compile) pair whose 20-step self-check on the `train` split runs; every
-    try is recorded."""
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def _train_checks(configs: dict, train, device, precision: str, compiled: bool, short: int) -> dict:
+    """Each model's self_check in this setup: {model: {"images_per_s", "warmup_seconds"}}."""
     from pipeline.train import self_check
 
-    train = train.to(device)
+    return {
+        model: self_check(cfg, train, device, compile=compiled, precision=precision, short_batch=short)
+        for model, cfg in configs.items()
+    }
+
+
+def gradcam_check(cfg, test, device, precision: str) -> None:
+    """One evaluation batch as the evaluate stage takes it: logits and both Grad-CAM maps, all finite."""
+    import numpy as np
+
+    from pipeline.evaluate import logits_and_cams
+    from pipeline.model import build_model, to_device
+
+    model = to_device(build_model(), device).eval()
+    n = min(EVAL_BATCH, len(test))
+    got = logits_and_cams(model, test.images[:n], test.labels[:n], device, n, precision)
+    if not all(np.isfinite(a).all() for a in got.values()):
+        raise FloatingPointError("non-finite logits or Grad-CAM maps")
+
+
+def training_seconds(checks: dict, images_per_model: int) -> float:
+    """Seconds all trainers of these checks need: each model's images at its steady rate, plus what
+    its start costs (compilation)."""
+    return sum(images_per_model / c["images_per_s"] + c["warmup_seconds"] for c in checks.values())
+
+
+def compile_pays(eager: dict, compiled: dict, images_per_model: int) -> bool:
+    return training_seconds(compiled, images_per_model) < training_seconds(eager, images_per_model)
+
+
+def choose_setup(
+    configs: dict, splits, device, args, images_per_model: int, log: Callable[[str], object]
+) -> dict:
+    """The first precision whose eager check runs, and whether to compile; every try is recorded."""
+    train = splits.train.to(device)
+    short = len(splits.train) % next(iter(configs.values())).train.batch_size
     tries = []
-    for precision, compiled in candidates(device.type, args.precision, args.compile):
+    for precision in candidates(device.type, args.precision):
         started = time.monotonic()
         try:
-            rate = self_check(cfg, train, device, compile=compiled, precision=precision)
-        except Exception as exc:  # any failure of this choice means: fall back to the next
-            why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-            tries.append({"precision": precision, "compile": compiled, "ok": False, "error": why})
-            log(f"self-check {precision}{' compiled' if compiled else ''}: failed ({why}); falling back")
+            eager = _train_checks(configs, train, device, precision, False, short)
+            gradcam_check(next(iter(configs.values())), splits.test, device, precision)
+        except Exception as exc:  # any failure of this precision means: fall back to the next
+            tries.append({"precision": precision, "compile": False, "ok": False, "error": _why(exc)})
+            log(f"self-check {precision}: failed ({_why(exc)}); falling back")
             continue
-        seconds = time.monotonic() - started
-        tries.append(
-            {"precision": precision, "compile": compiled, "ok": True, "images_per_s": round(rate, 1)}
-        )
+        tries.append({"precision": precision, "compile": False, "ok": True, "models": eager})
+        rates = ", ".join(f"{m} {c['images_per_s']:,.0f} img/s" for m, c in eager.items())
         log(
-            f"self-check {precision}{' compiled' if compiled else ''}: 20 steps in {seconds:.1f} s, {rate:,.0f} img/s after the first"
+            f"self-check {precision}: 20 steps of each model and an evaluation batch with Grad-CAM in "
+            f"{time.monotonic() - started:.1f} s; eager {rates}"
         )
-        return {"precision": precision, "compile": compiled, "self_check": tries}
-    raise SelfCheckError(f"no precision and compile choice ran 20 training steps on {device}: see run.log")
+        compiled = _compiled(configs, train, device, precision, short, args.compile, tries, log)
+        use = compiled is not None and (
+            args.compile == "on" or compile_pays(eager, compiled, images_per_model)
+        )
+        if compiled is not None:
+            _log_compile(eager, compiled, images_per_model, use, log)
+        return {"precision": precision, "compile": use, "self_check": tries}
+    raise SelfCheckError(f"no precision ran the self-check on {device}: see run.log")
+
+
+def _compiled(configs, train, device, precision, short, choice: str, tries: list, log) -> dict | None:
+    """The compiled checks, with --compile auto or on; None when not asked for or failed."""
+    if choice == "off":
+        return None
+    try:
+        compiled = _train_checks(configs, train, device, precision, True, short)
+    except Exception as exc:  # a compiler error: eager it is
+        tries.append({"precision": precision, "compile": True, "ok": False, "error": _why(exc)})
+        log(f"self-check {precision} compiled: failed ({_why(exc)}); eager")
+        return None
+    tries.append({"precision": precision, "compile": True, "ok": True, "models": compiled})
+    return compiled
+
+
+def _log_compile(eager: dict, compiled: dict, images_per_model: int, use: bool, log) -> None:
+    rates = ", ".join(
+        f"{m} {c['images_per_s']:,.0f} img/s after {c['warmup_seconds']:.0f} s of graphs"
+        for m, c in compiled.items()
+    )
+    log(
+        f"self-check compiled: {rates}; training would take {training_seconds(compiled, images_per_model):,.0f} s "
+        f"compiled against {training_seconds(eager, images_per_model):,.0f} s eager: "
+        + ("compiled" if use else "eager (compiling does not pay)")
+    )
