@@ -5,19 +5,22 @@
     python3 run.py --time-limit 570         job 2: find the parts, unpack, verify, self-check,
                                             train both models at once, evaluate, archive
 
-Job 2 unpacks the parts into an ordinary cifar-100-python folder, checks every array against the
-content digests in bundle.json (those of ../shared/data/README.md), then tries 20 training steps
-of each precision and compile choice in order (bf16 and torch.compile first on CUDA) and keeps the
-first that works (pipeline/gpujob/selfcheck.py). It trains the models of bundle.json in two
-processes on the one device, each through pipeline.train.train_run with the config bundle.json
-holds, and evaluates each through pipeline.evaluate.evaluate_weights, as build.py does. Results go
-to $OUT (else ../results): run.log and each model's history after every epoch, so that a job
-stopped by its time limit still returns its throughput, and results-<profile>.tar at the end
-(pipeline/gpujob/jobarchive.py).
+Job 2 unpacks the parts into an ordinary cifar-100-python folder and checks every array against the
+content digests in bundle.json (those of ../shared/data/README.md). Its self-check then runs, for
+each precision in order (bf16 first on CUDA), 20 eager training steps of every model with the
+epoch's short last batch and a validation batch, and an evaluation batch with Grad-CAM, and keeps
+the first precision where all of it runs; with --compile auto it compiles only when the check shows
+that compiling pays (pipeline/gpujob/selfcheck.py). It trains each model of bundle.json in its own
+process through pipeline.train.train_run with the config bundle.json holds, one after the other
+on a GPU (--sharing), and evaluates each through pipeline.evaluate.evaluate_weights, as build.py
+does. Results go to $OUT (else ../results): run.log and each model's history after every epoch,
+so that a job stopped by its time limit still returns its throughput, and results-<profile>.tar
+at the end (pipeline/gpujob/jobarchive.py).
 
-After the first epoch it projects the time the rest needs (pipeline/gpujob/projection.py); when
-that exceeds the time left, it stops both trainers, archives what it has and says what this
-machine can do. It never changes a setting of the run to fit.
+Once a trainer has timed its second epoch (pipeline/gpujob/probe.py) the driver projects the time
+the rest needs (pipeline/gpujob/projection.py); when that exceeds the time left, it stops the
+trainers, archives what it has and says what this machine can do. It never changes a setting of
+the run to fit.
 """
 
 from __future__ import annotations
@@ -378,7 +381,7 @@ def _judge(plan: dict, job: dict, log: Log) -> str | None:
 def sharing(choice: str, device, models: list[str], log: Log) -> list[list[str]]:
     """How the trainers share the device: groups trained one after the other, the models of a
     group at once. Without CUDA MPS, processes on one GPU take turns on it (time slices: no two
-    contexts' kernels run at once; NVIDIA's Multi-Process Service guide, section 1), so two
+    contexts' kernels run at once: NVIDIA's Multi-Process Service guide, "When to Use MPS"), so two
     trainers together run no faster in all than one at a time: on CUDA they run one after the
     other, each with the whole GPU. On a CPU they run at once, each with half the cores."""
     if len(models) == 1:

@@ -93,7 +93,8 @@ def choose_setup(
         rates = ", ".join(f"{m} {c['images_per_s']:,.0f} img/s" for m, c in eager.items())
         log(
             f"self-check {precision}: 20 steps of each model and an evaluation batch with Grad-CAM in "
-            f"{time.monotonic() - started:.1f} s; eager {rates}"
+            f"{time.monotonic() - started:.1f} s; eager {rates}: training one model after the other "
+            f"would take about {training_seconds(eager, images_per_model):,.0f} s"
         )
         compiled = _compiled(configs, train, device, precision, short, args.compile, tries, log)
         use = compiled is not None and (
