@@ -48,6 +48,7 @@ upload 2
 (cd "$tmp/machine/job" && "$job_py" run.py --out "$tmp/out2" --time-limit 900 ${JOB_ARGS:-})
 step "job 2 (train, evaluate)"
 ls -la "$tmp/out2" | sed 's/^/  /'
+sed 's/^/  run.log: /' "$tmp/out2/run.log"  # the self-check, every epoch's rate, the projection
 
 cd "$tmp/project"
 "$py" build.py import "$tmp/out2/results-smoke.tar" --profile smoke --replace | tail -n 1
