@@ -26,6 +26,7 @@ the run to fit.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +41,13 @@ JOB = Path(__file__).resolve().parent  # job/: this script, pipeline/, vendor/, 
 ROOT = JOB.parent  # the bundle: part1/, part2/, and what the job writes: store/, work/, results/
 WORK = ROOT / "work"
 sys.path[:0] = [str(JOB), *(str(z) for z in sorted((JOB / "vendor").glob("*.zip")))]  # captum, zipped
+# What the machine must have; captum (vendored) imports matplotlib. Checked before anything imports them.
+NEEDS = ("numpy", "PIL", "torch", "torchvision", "matplotlib")
+if missing := [name for name in NEEDS if importlib.util.find_spec(name) is None]:
+    sys.exit(
+        f"run.py: error: this machine's Python ({sys.executable}) lacks {', '.join(missing)}: install "
+        "it, or carry its wheel and pip install it first (gpu/README.md: what the job needs)"
+    )
 
 from pipeline.digests import bytes_digest, content_digests  # noqa: E402 (after the paths above)
 from pipeline.errors import StudyError  # noqa: E402
@@ -199,6 +207,7 @@ def runs_for(bundle: dict, log: Log) -> None:
 
 
 def versions() -> dict:
+    import matplotlib
     import numpy
     import PIL
     import torch
@@ -211,6 +220,7 @@ def versions() -> dict:
         "torchvision": torchvision.__version__,
         "numpy": numpy.__version__,
         "pillow": PIL.__version__,
+        "matplotlib": matplotlib.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",

@@ -193,15 +193,52 @@ def test_the_bundle_code_holds_every_module_the_job_imports(tmp_path):
             "import run",  # the driver as `python3 run.py` starts it in job/
             *statements,
             "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'pipeline'))",
+            TOP_LEVEL,
         ]
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=job, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    loaded = [Path(f).resolve() for f in done.stdout.split()]
+    loaded = [Path(f).resolve() for f in done.stdout.split() if not f.startswith("top:")]
     assert Path(job / "pipeline" / "gpujob" / "jobarchive.py").resolve() in loaded
     assert [f for f in loaded if not f.is_relative_to(job.resolve())] == []
+    # Beyond the standard library, only what the GPU machine must have (run.py's NEEDS), with
+    # whatever those import themselves.
+    given = subprocess.run(
+        [sys.executable, "-c", f"import sys, matplotlib.pyplot, mpl_toolkits.axes_grid1, numpy, PIL.Image, torch, torchvision\n{TOP_LEVEL}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    extra = _top_level(done.stdout) - _top_level(given.stdout) - {"pipeline", "run", "captum"}
+    assert extra == set(), f"the job imports {sorted(extra)}, which a GPU machine need not have"
+
+
+def test_a_machine_without_a_needed_package_is_told_in_one_line(job, tmp_path):
+    _second_machine(job, tmp_path)
+    hide = (
+        "import importlib.util as u, runpy, sys\n"
+        "real = u.find_spec\n"
+        "u.find_spec = lambda name, *a: None if name == 'matplotlib' else real(name, *a)\n"
+        "sys.argv = ['run.py']\n"
+        "runpy.run_path('run.py', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide], cwd=tmp_path / "job", capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "lacks matplotlib" in done.stderr and "pip install" in done.stderr
+
+
+# the top-level names of the modules loaded beyond the standard library, one "top:NAME" a line
+TOP_LEVEL = (
+    "print('\\n'.join(sorted({'top:' + n.split('.')[0] for n in sys.modules} - "
+    "{'top:' + n for n in sys.stdlib_module_names})))"
+)
+
+
+def _top_level(stdout: str) -> set[str]:
+    return {line[4:] for line in stdout.split() if line.startswith("top:")}
 
 
 # ----------------------------------------------------------------------------- the jobs
