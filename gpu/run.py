@@ -41,8 +41,9 @@ JOB = Path(__file__).resolve().parent  # job/: this script, pipeline/, vendor/, 
 ROOT = JOB.parent  # the bundle: part1/, part2/, and what the job writes: store/, work/, results/
 WORK = ROOT / "work"
 sys.path[:0] = [str(JOB), *(str(z) for z in sorted((JOB / "vendor").glob("*.zip")))]  # captum, zipped
-# What the machine must have; captum (vendored) imports matplotlib. Checked before anything imports them.
-NEEDS = ("numpy", "PIL", "torch", "torchvision", "matplotlib")
+# What the machine must have; the vendored captum imports matplotlib and tqdm. Checked before
+# anything imports them.
+NEEDS = ("numpy", "PIL", "torch", "torchvision", "matplotlib", "tqdm")
 if missing := [name for name in NEEDS if importlib.util.find_spec(name) is None]:
     sys.exit(
         f"run.py: error: this machine's Python ({sys.executable}) lacks {', '.join(missing)}: install "
@@ -212,6 +213,7 @@ def versions() -> dict:
     import PIL
     import torch
     import torchvision
+    import tqdm
 
     cuda = torch.cuda.is_available()
     return {
@@ -221,6 +223,7 @@ def versions() -> dict:
         "numpy": numpy.__version__,
         "pillow": PIL.__version__,
         "matplotlib": matplotlib.__version__,
+        "tqdm": tqdm.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",

@@ -29,12 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from pipeline.augment import EpochCutMix, mixed_correct, mixed_loss
 from pipeline.checkpoint import (
@@ -54,9 +54,6 @@ from pipeline.errors import StudyError
 from pipeline.model import build_model, to_device
 from pipeline.precision import autocast, ieee_fp32
 from pipeline.provenance import device_name, git_state, provenance
-
-if TYPE_CHECKING:
-    from tqdm import tqdm
 
 # Steps between host-device syncs (loss check, progress); every step would stall the GPU queue.
 SYNC_EVERY = 16
@@ -294,7 +291,7 @@ def _epoch(
     cfg = run_cfg.train
     lr = run.optimizer.param_groups[0]["lr"]  # the rate used during this epoch
     use_bar = progress and sys.stderr.isatty()
-    bar = _bar(len(train.labels), f"epoch {epoch}/{cfg.epochs}") if use_bar else None
+    bar = tqdm(total=len(train.labels), desc=f"epoch {epoch}/{cfg.epochs}", unit="img") if use_bar else None
     start = time.perf_counter()
     train_loss, train_acc = _train_epoch(run, train, cfg, epoch, on_step, bar)  # ends with a host sync
     train_seconds = time.perf_counter() - start
@@ -312,14 +309,6 @@ def _epoch(
     }
     _report(row, run_cfg, bar, progress)
     return row
-
-
-def _bar(total: int, desc: str) -> tqdm:
-    """A progress bar on a terminal. tqdm is imported here: the GPU job trains without a terminal,
-    on machines that need not have tqdm (gpu/README.md)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img")
 
 
 def _report(row: dict, run_cfg: RunConfig, bar: tqdm | None, progress: bool) -> None:
