@@ -487,6 +487,12 @@ def test_compiling_is_chosen_only_when_it_pays_unless_asked_for(
     assert lines[-1].endswith("compiled" if used else "eager (compiling does not pay)")
 
 
+def test_every_trainer_pays_the_graphs_the_self_check_built_once():
+    checks = {"baseline": {"images_per_s": 100.0, "warmup_seconds": 60.0}}
+    checks["cutmix"] = {"images_per_s": 100.0, "warmup_seconds": 0.0}  # reused the baseline's graphs
+    assert selfcheck.training_seconds(checks, 1000) == 2 * (10 + 60)
+
+
 # ----------------------------------------------------------------------------- the projection
 
 
