@@ -328,9 +328,9 @@ def test_a_damaged_part_is_refused_before_anything_runs(job, tmp_path):
 
 def test_a_job_out_of_time_stops_cleanly_and_returns_what_it_measured(job, tmp_path):
     _second_machine(job, tmp_path)
-    done = _job(tmp_path, "--out", str(tmp_path / "out"), "--time-limit", "1")
+    done = _job(tmp_path, "--out", str(tmp_path / "out"), "--time-limit", "1", "--models", "baseline")
     assert done.returncode == 3, done.stdout + done.stderr
-    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
+    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke-baseline.tar")
     assert manifest["status"] == "stopped" and "time limit" in manifest["message"]
     assert manifest["used"]["self_check"][0]["models"]["baseline"]["images_per_s"] > 0
 
@@ -344,11 +344,11 @@ def _second_machine(job: Path, into: Path) -> None:
 def test_a_damaged_checkpoint_on_the_machine_fails_the_job_in_one_line_and_is_archived(job, tmp_path):
     _second_machine(job, tmp_path)
     (tmp_path / "work" / "runs" / "baseline" / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    done = _job(tmp_path, "--out", str(tmp_path / "out"))
+    done = _job(tmp_path, "--out", str(tmp_path / "out"), "--models", "baseline")
     assert done.returncode == 1 and "failed: the baseline trainer exited with 1" in done.stdout
     trainer_log = (tmp_path / "out" / "train-baseline.log").read_text()
     assert trainer_log.count("\n") == 1 and "checkpoint.pt" in trainer_log and "Traceback" not in trainer_log
-    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke.tar")
+    manifest, _ = jobarchive.read_archive(tmp_path / "out" / "results-smoke-baseline.tar")
     assert manifest["status"] == "failed"
 
 
@@ -609,7 +609,7 @@ def _stopped(manifest, members):
 
 
 def _other_config(manifest, members):
-    manifest["bundle"]["configs"]["cutmix"]["train"]["epochs"] = 3
+    manifest["bundle"]["configs"]["cutmix"]["train"]["epochs"] = TINY["train"]["epochs"] + 1
 
 
 def _one_model(manifest, members):
@@ -643,7 +643,7 @@ def _other_test_images(manifest, members):
         (_stopped, "did not finish (stopped: projected 900 s"),
         (_other_config, "other settings than this profile's (train.epochs"),
         (_one_model, "no archive holds cutmix"),
-        (_short_history, "cutmix has 1 of 2 epochs"),
+        (_short_history, f"cutmix has 1 of {TINY['train']['epochs']} epochs"),
         (_other_test_images, "the models' evaluations cannot be compared (test_ids differ first at"),
     ],
 )
