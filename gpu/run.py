@@ -3,7 +3,8 @@
 
     python3 run.py --part-only 1            job 1: check part 1 and keep it in ../store/ for job 2
     python3 run.py --time-limit 570         job 2: find the parts, unpack, verify, self-check,
-                                            train both models at once, evaluate, archive
+                                            train both models (one after the other on a GPU),
+                                            evaluate, archive
 
 Job 2 unpacks the parts into an ordinary cifar-100-python folder and checks every array against the
 content digests in bundle.json (those of ../shared/data/README.md). Its self-check then runs, for
